@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs dependencies, builds everything, compiles every
+# CUDA kernel with nvcc (sm_80, sm_90; no spills), runs every ctest suite (labels cpu, emu), then the
+# sanitizer builds of the emulator and op suites. This is what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/cuda/bin:$PATH"
+jobs=$(nproc)
+start=$(date +%s)
+stage() { echo; echo "=== [$(( $(date +%s) - start ))s] $*"; }
+
+stage "install dependencies"
+bash scripts/install-deps.sh
+
+stage "build (release preset: tests, examples, benchmarks)"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+
+if [[ -f scripts/check-kernels.sh ]]; then
+  stage "nvcc: every kernels/ file for sm_80 and sm_90, warnings as errors, no spills"
+  bash scripts/check-kernels.sh build/release/ptxas
+fi
+
+stage "ctest (release): labels cpu and emu"
+ctest --preset release -j "$jobs"
+
+if [[ "${SKINNET_SKIP_SANITIZERS:-0}" != 1 ]]; then
+  stage "asan-ubsan build of the emulator and op suites"
+  cmake --preset asan-ubsan >/dev/null
+  cmake --build --preset asan-ubsan -j "$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --preset asan-ubsan -j "$jobs" -LE emu-slow
+fi
+
+if [[ -f scripts/run-fuzzers.sh && "${SKINNET_SKIP_FUZZ:-0}" != 1 ]]; then
+  stage "fuzzers (bounded time)"
+  bash scripts/run-fuzzers.sh
+fi
+
+stage "all test stages passed in $(( $(date +%s) - start ))s"
