@@ -1,7 +1,14 @@
 #pragma once
 // Devices are tags. Everything device-specific about memory lives in DeviceMemory<D>, specialised
 // for Cpu here and for Cuda in skinnet/cuda/device_memory.hpp (include skinnet/cuda.hpp to use
-// Tensor<Cuda>). Ops are pairs cpu::op / cuda::op with identical signatures; layers call ops<D>.
+// Tensor<Cuda>).
+//
+// How a layer reaches the right backend: each op is a pair of functions with identical signatures,
+// skinnet::cpu::op(const Tensor<Cpu>&, ...) and skinnet::cuda::op(const Tensor<Cuda>&, ...). The tag
+// Cpu *is* skinnet::cpu::Device (and Cuda is skinnet::cuda::Device), so a layer template that calls
+// `op(x, ...)` unqualified on a Tensor<D> finds the backend through argument-dependent lookup, at
+// instantiation time: CPU-only programs never need the CUDA headers, and no central table of ops has
+// to be kept in sync.
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -12,12 +19,18 @@
 
 namespace skinnet {
 
-struct Cpu {
+namespace cpu {
+struct Device {
   static constexpr const char* name = "cpu";
 };
-struct Cuda {
+}  // namespace cpu
+namespace cuda {
+struct Device {
   static constexpr const char* name = "cuda";
 };
+}  // namespace cuda
+using Cpu = cpu::Device;
+using Cuda = cuda::Device;
 
 template <class D>
 struct DeviceMemory;  // allocate, release, copy, zero, to/from host
