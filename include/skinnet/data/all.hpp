@@ -1,0 +1,20 @@
+#pragma once
+// Everything in skinnet's data pipeline: images, datasets, splits, the bad-input scan, augmentation,
+// normalisation, test-time augmentation, the loader and the synthetic generator. docs/data.md is the guide.
+#include "skinnet/data/image.hpp"
+#include "skinnet/data/image_io.hpp"
+#include "skinnet/data/resize.hpp"
+#include "skinnet/data/csv.hpp"
+#include "skinnet/data/dataset.hpp"
+#include "skinnet/data/folder_dataset.hpp"
+#include "skinnet/data/presplit.hpp"
+#include "skinnet/data/csv_dataset.hpp"
+#include "skinnet/data/split.hpp"
+#include "skinnet/data/split_file.hpp"
+#include "skinnet/data/scan.hpp"
+#include "skinnet/data/dihedral.hpp"
+#include "skinnet/data/augment.hpp"
+#include "skinnet/data/normalize.hpp"
+#include "skinnet/data/tta.hpp"
+#include "skinnet/data/loader.hpp"
+#include "skinnet/data/synth.hpp"

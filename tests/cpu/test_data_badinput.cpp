@@ -1,0 +1,269 @@
+// The bad-input corpus: broken files and broken label files, generated here, each of which must get its
+// documented error (message naming the file and the problem) or be skipped and counted — never a crash
+// and never a silent acceptance.
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "skinnet/data/csv_dataset.hpp"
+#include "skinnet/data/folder_dataset.hpp"
+#include "skinnet/data/scan.hpp"
+#include "test_data_fixtures.hpp"
+
+using namespace skinnet;
+using fixtures::TempDir;
+
+namespace {
+
+struct FileCase {
+  std::string name;                // file name inside the class folder
+  std::vector<uint8_t> bytes;
+  std::string expect;              // substring of the error; empty = must load
+};
+
+std::vector<FileCase> image_corpus() {
+  const Image img = fixtures::pattern(48, 40, 1);
+  const auto jpg = fixtures::jpeg_bytes(img);
+  const auto png = fixtures::png_bytes(fixtures::pattern(48, 40, 2));
+  const auto bmp = fixtures::bmp_bytes(fixtures::pattern(48, 40, 3));
+  auto cut = [](std::vector<uint8_t> b, std::size_t keep) {
+    b.resize(keep);
+    return b;
+  };
+  std::vector<uint8_t> grey(32 * 32, 90), rgba(32 * 32 * 4, 200);
+  std::vector<uint8_t> corrupt_jpg = jpg;
+  for (std::size_t i = 4; i < 40 && i < corrupt_jpg.size(); ++i) corrupt_jpg[i] = 0xFF;  // destroy the segments
+  // A Huffman table whose code counts sum past 256: overflows stb_image 2.27's tables (fuzzer finding).
+  std::vector<uint8_t> bad_dht = jpg;
+  for (std::size_t i = 2; i + 21 < bad_dht.size(); ++i)
+    if (bad_dht[i] == 0xFF && bad_dht[i + 1] == 0xC4) {
+      bad_dht[i + 5 + 2] = 200;  // counts of code lengths 3 and 4
+      bad_dht[i + 5 + 3] = 200;
+      break;
+    }
+  std::vector<uint8_t> random_bytes;
+  for (int i = 0; i < 300; ++i) random_bytes.push_back(static_cast<uint8_t>((i * 151 + 7) % 256 | 0x80));
+  std::vector<uint8_t> wide_raw(1 + 100000 * 3, 0);  // one scanline of a 100000x1 RGB image
+  const std::string text = "this is a text file, not a photograph\n";
+  return {
+      {"zero.jpg", {}, "file is empty (0 bytes)"},
+      {"half.jpg", cut(jpg, jpg.size() / 2), "truncated or corrupt JPEG"},
+      {"headonly.jpg", cut(jpg, 200), "JPEG"},
+      {"noeoi.jpg", cut(jpg, jpg.size() - 2), "truncated or corrupt JPEG"},
+      {"corrupt.jpg", corrupt_jpg, "JPEG"},
+      {"bad_huffman.jpg", bad_dht, "Huffman table with more than 256 codes"},
+      {"half.png", cut(png, png.size() / 2), "truncated"},
+      {"noiend.png", cut(png, png.size() - 12), "truncated"},
+      {"sig_only.png", cut(png, 8), "corrupt or truncated PNG header"},
+      {"short.bmp", cut(bmp, bmp.size() - 100), "truncated BMP"},
+      {"text.jpg", std::vector<uint8_t>(text.begin(), text.end()), "the content is text"},
+      {"random.png", random_bytes, "not a JPEG, PNG or BMP image"},
+      {"one.png", fixtures::png_bytes(fixtures::pattern(1, 1)), "smaller than the minimum side"},
+      {"line.png", fixtures::handmade_png(100000, 1, 8, 2, wide_raw), "100000x1"},
+      {"huge_header.png", fixtures::handmade_png(60000, 60000, 8, 2, {}), "60000x60000 (3600000000 pixels), over the limit"},
+      {"grey.png", fixtures::png_channels(32, 32, 1, grey), ""},
+      {"rgba.png", fixtures::png_channels(32, 32, 4, rgba), ""},
+      {"deep16.png", fixtures::png16(fixtures::pattern(20, 20)), ""},
+      {"png_named.jpg", png, ""},          // wrong extension: content decides
+      {"ok.jpg", jpg, ""},
+      {"ok.bmp", bmp, ""},
+      {"bad\xff\xfename.jpg", cut(jpg, 100), "bad\\xff\\xfename.jpg"},  // non-UTF-8 name, escaped in the message
+      {"good\xe9.png", fixtures::png_bytes(fixtures::pattern(16, 16, 9)), ""},  // Latin-1 name, loads
+  };
+}
+
+}  // namespace
+
+TEST_CASE("data bad input: every corrupt image gets its documented error naming the file") {
+  TempDir dir;
+  int bad = 0;
+  for (const auto& c : image_corpus()) {
+    CAPTURE(c.name);
+    const fs::path p = dir / c.name;
+    fixtures::write_file(p, c.bytes);
+    if (c.expect.empty()) {
+      const Image img = read_image(p);
+      CHECK(img.width > 0);
+      CHECK(img.pixels.size() == static_cast<std::size_t>(img.width) * img.height * 3);
+    } else {
+      ++bad;
+      try {
+        (void)read_image(p);
+        FAIL("no error for ", display_path(p));
+      } catch (const Error& e) {  // IoError or DataError, never anything else
+        const std::string msg = e.what();
+        CHECK(msg.find(c.expect) != std::string::npos);
+        CHECK(msg.find(display_path(p)) != std::string::npos);  // names the file
+        CHECK((dynamic_cast<const IoError*>(&e) || dynamic_cast<const DataError*>(&e)));
+      }
+    }
+  }
+  CHECK(bad >= 15);
+}
+
+TEST_CASE("data bad input: a 60000x60000 header is refused before any allocation") {
+  const auto forged = fixtures::handmade_png(60000, 60000, 8, 2, {});
+  CHECK(forged.size() < 100);
+  // The limit is checked on the size the header claims; nothing of 60000*60000*3 bytes is allocated
+  // (under ASan an attempt would abort the test).
+  CHECK_THROWS_WITH_AS(decode_image(forged, "forged.png"),
+                       doctest::Contains("forged.png: image is 60000x60000 (3600000000 pixels), over the limit of"), DataError);
+  TempDir dir;
+  fixtures::write_file(dir / "forged.png", forged);
+  CHECK_THROWS_WITH_AS(probe_image(dir / "forged.png"), doctest::Contains("image is 60000x60000"), DataError);
+  // The same for a BMP header.
+  std::vector<uint8_t> bmp = fixtures::bmp_bytes(fixtures::pattern(16, 16));
+  bmp[18] = 0x60; bmp[19] = 0xEA; bmp[20] = 0; bmp[21] = 0;  // width 60000
+  CHECK_THROWS_WITH_AS(decode_image(bmp, "forged.bmp"), doctest::Contains("image is 60000x16"), DataError);
+}
+
+TEST_CASE("data bad input: the dataset scan reports every bad file with its reason, then stops or skips") {
+  TempDir dir;
+  const auto corpus = image_corpus();
+  std::map<std::string, std::string> expect;
+  for (const auto& c : corpus) {
+    fixtures::write_file(dir / "lesion" / c.name, c.bytes);
+    expect[display_path(dir / "lesion" / c.name)] = c.expect;
+  }
+  // Same bytes under two classes: both copies are bad. Same bytes twice in one class: a note only.
+  const auto dup = fixtures::png_bytes(fixtures::pattern(24, 24, 77));
+  fixtures::write_file(dir / "lesion" / "dup_a.png", dup);
+  fixtures::write_file(dir / "other" / "dup_b.png", dup);
+  fixtures::write_file(dir / "other" / "fine.png", fixtures::png_bytes(fixtures::pattern(24, 24, 78)));
+  fixtures::write_file(dir / "other" / "fine_copy.png", fixtures::png_bytes(fixtures::pattern(24, 24, 78)));
+  fixtures::write_file(dir / "other" / "notes.txt", std::vector<uint8_t>{'h', 'i'});
+  fixtures::write_file(dir / "other" / "clip.gif", fixtures::jpeg_bytes(fixtures::pattern(24, 24)));  // not a supported extension
+
+  Dataset d = load_folder_dataset(dir.path());
+  REQUIRE(d.classes == std::vector<std::string>{"lesion", "other"});
+  REQUIRE(d.size() == static_cast<int64_t>(corpus.size()) + 4);
+  REQUIRE(d.notes.size() == 1);
+  CHECK(d.notes[0] == "ignored 2 file(s) without an image extension");
+
+  const ScanReport rep = scan_dataset(d);
+  std::map<std::string, std::string> got;
+  for (const auto& b : rep.bad) got[b.path] = b.reason;
+  for (const auto& entry : expect) {  // not a structured binding: CAPTURE needs a capturable name
+    const std::string& path = entry.first;
+    const std::string& want = entry.second;
+    CAPTURE(path);
+    if (want.empty()) {
+      CHECK(got.count(path) == 0);
+    } else {
+      REQUIRE(got.count(path) == 1);
+      CHECK(got[path].find(want) != std::string::npos);
+    }
+  }
+  const std::string a = display_path(dir / "lesion" / "dup_a.png"), b = display_path(dir / "other" / "dup_b.png");
+  REQUIRE(got.count(a) == 1);
+  REQUIRE(got.count(b) == 1);
+  CHECK(got[a].find("duplicate: the same bytes are filed under different classes") != std::string::npos);
+  CHECK(got[b].find("(class lesion)") != std::string::npos);
+  REQUIRE(rep.notes.size() == 1);
+  CHECK(rep.notes[0].find("fine_copy.png") != std::string::npos);
+  int expected_bad = 2;
+  for (const auto& c : corpus) expected_bad += c.expect.empty() ? 0 : 1;
+  CHECK(static_cast<int>(rep.bad.size()) == expected_bad);
+
+  // Default policy: stop, with the report in the message.
+  Dataset stop = d;
+  try {
+    apply_bad_input_policy(stop, rep, false);
+    FAIL("bad files accepted");
+  } catch (const DataError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find(std::to_string(expected_bad) + " bad file(s) among " + std::to_string(d.size())) != std::string::npos);
+    CHECK(msg.find("--skip-bad") != std::string::npos);
+    CHECK(msg.find("zero.jpg: file is empty") != std::string::npos);
+  }
+  // --skip-bad: continue without them and say how many.
+  const int64_t skipped = apply_bad_input_policy(d, rep, true);
+  CHECK(skipped == expected_bad);
+  CHECK(d.size() == static_cast<int64_t>(corpus.size()) + 4 - expected_bad);
+  CHECK(d.notes.back() == "skipped " + std::to_string(expected_bad) + " bad file(s) (--skip-bad)");
+  CHECK(scan_dataset(d).ok());
+
+  // A pre-resized set: the wrong size is reported.
+  ScanOptions exact;
+  exact.expected_width = 24;
+  exact.expected_height = 24;
+  exact.duplicates = false;
+  const ScanReport sized = scan_dataset(load_folder_dataset(dir.path() / "other" / ".."), exact);
+  bool saw_size = false;
+  for (const auto& bf : sized.bad) saw_size |= bf.reason.find("image is 48x40, expected 24x24") != std::string::npos;
+  CHECK(saw_size);
+}
+
+TEST_CASE("data bad input: empty class folders stop the load unless dropped") {
+  TempDir dir;
+  fixtures::write_file(dir / "a" / "x.png", fixtures::png_bytes(fixtures::pattern(16, 16)));
+  fs::create_directories(dir / "b");
+  fixtures::write_text(dir / "c" / "readme.txt", "no images here");
+  CHECK_THROWS_WITH_AS(load_folder_dataset(dir.path()), doctest::Contains("class folder contains no images"), DataError);
+  const Dataset d = load_folder_dataset(dir.path(), {true});
+  CHECK(d.classes == std::vector<std::string>{"a"});
+  REQUIRE(d.notes.size() == 3);
+  CHECK(d.notes[0].find("dropped empty class folder") != std::string::npos);
+  TempDir none;
+  CHECK_THROWS_WITH_AS(load_folder_dataset(none.path()), doctest::Contains("no class folders"), DataError);
+  CHECK_THROWS_WITH_AS(load_folder_dataset(none / "missing"), doctest::Contains("dataset folder not found"), IoError);
+}
+
+TEST_CASE("data bad input: broken CSV label files get errors naming file, line and problem") {
+  TempDir dir;
+  for (const char* id : {"img1", "img2", "img3"})
+    fixtures::write_file(dir / "images" / (std::string(id) + ".jpg"), fixtures::jpeg_bytes(fixtures::pattern(16, 16)));
+  fixtures::write_file(dir / "images" / "part2" / "img3.png", fixtures::png_bytes(fixtures::pattern(16, 16)));  // same stem
+  struct CsvCase {
+    const char* csv;
+    CsvOptions opt;
+    const char* expect;
+  };
+  CsvOptions fixed;
+  fixed.classes = {"mel", "nv"};
+  CsvOptions dx;
+  dx.label_col = "dx";
+  CsvOptions group;
+  group.group_col = "lesion_id";
+  const std::vector<CsvCase> cases = {
+      {"image_id,diagnosis_x\nimg1,mel\n", {}, "no label column (label, dx, diagnosis, class)"},
+      {"name,label\nimg1,mel\n", {}, "cannot tell which column holds the path"},
+      {"image_id,label\nimg1,mel\n", dx, "no column 'dx' (columns: image_id,label)"},
+      {"image_id,label\nimg1,mel\n", group, "no column 'lesion_id'"},
+      {"image_id,label\nimg1,mel\nimg2,bcc\n", fixed, "line 3: unknown label 'bcc' for image 'img2' (classes: mel, nv)"},
+      {"image_id,label\nimg1,mel\nimg9,nv\n", {}, "line 3: image id 'img9' not found under"},
+      {"image_id,label\nimg1,mel\nimg2,nv\nimg1,nv\n", {}, "line 4: image id 'img1' already listed on line 2"},
+      {"image_id,label\nimg1,mel\nimg1.jpg,nv\n", {}, "already used on line 2"},
+      {"image_id,label\nimg3,mel\n", {}, "image id 'img3' is ambiguous"},
+      {"image_id,label\nimg1,mel,extra\n", {}, "line 2: 3 fields, but the header has 2"},
+      {"image_id,label\n\"img1,mel\n", {}, "line 2: unterminated quoted field"},
+      {"image_id,label\nimg1,\n", {}, "line 2: empty label"},
+      {"image,MEL,NV\nimg1,1.0,1.0\n", {}, "line 2: image 'img1' has 2 one-hot labels set"},
+      {"image,MEL,NV\nimg1,0.0,0.5\n", {}, "not one-hot 0/1 values"},
+      {"", {}, "empty CSV file"},
+      {"image_id,image_id\nimg1,img1\n", {}, "names column 'image_id' twice"},
+  };
+  for (std::size_t k = 0; k < cases.size(); ++k) {
+    const std::string csv_text = cases[k].csv;
+    CAPTURE(csv_text);
+    const fs::path csv = dir / ("labels" + std::to_string(k) + ".csv");
+    fixtures::write_text(csv, cases[k].csv);
+    try {
+      (void)load_csv_dataset(csv, dir / "images", cases[k].opt);
+      FAIL("accepted");
+    } catch (const DataError& e) {
+      const std::string msg = e.what();
+      CAPTURE(msg);
+      CHECK(msg.find(cases[k].expect) != std::string::npos);
+      CHECK(msg.find(display_path(csv)) != std::string::npos);
+    }
+  }
+  // --skip-bad for CSVs: rows whose image is missing are skipped and counted.
+  fixtures::write_text(dir / "skip.csv", "image_id,label\nimg1,mel\nimg9,nv\nimg2,nv\n");
+  CsvOptions skip;
+  skip.skip_missing = true;
+  const Dataset d = load_csv_dataset(dir / "skip.csv", dir / "images", skip);
+  CHECK(d.size() == 2);
+  REQUIRE(d.notes.size() == 1);
+  CHECK(d.notes[0] == "skipped 1 CSV row(s) whose image was not found");
+}
