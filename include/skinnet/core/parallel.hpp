@@ -39,6 +39,7 @@ inline int thread_index() {
 template <class Fn>
 void parallel_for(int64_t begin, int64_t end, Fn&& fn, int64_t min_per_thread = 1) {
   const int64_t n = end - begin;
+  (void)min_per_thread;
   if (n <= 0) return;
 #if defined(_OPENMP)
   if (n >= 2 * min_per_thread && !omp_in_parallel() && omp_get_max_threads() > 1) {

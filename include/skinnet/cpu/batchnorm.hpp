@@ -1,0 +1,277 @@
+#pragma once
+// Batch normalisation on the CPU, NHWC, per channel, with an optional fused activation.
+//
+// Conventions (the BatchNorm layer documents them for users):
+//   * x is viewed as M = numel / C rows of C channels (C = last dimension), so the same ops serve
+//     NHWC feature maps and [N, C] dense activations.
+//   * Training normalises with the batch mean and the *biased* batch variance (divide by M);
+//     running_var is updated with the *unbiased* variance (divide by M - 1), as PyTorch does.
+//   * Running averages use PyTorch's momentum: running = (1 - momentum) * running + momentum * batch
+//     (Keras' momentum 0.99 is momentum 0.01 here).
+//
+// Memory traffic is what limits BN, so each phase is one fused pass over the big tensors:
+//   forward (train)   pass 1 reads x -> per-channel sum and sum of squares (double accumulators)
+//                     pass 2 reads x -> writes y = act(gamma * xhat + beta) and xhat (saved for backward)
+//   backward          pass 1 reads dy, xhat -> sum(dz), sum(dz * xhat), dz = dy * act'(gamma*xhat+beta)
+//                     pass 2 reads dy, xhat -> writes dx
+// Caching xhat instead of x means backward never needs the batch mean, and the layer does not have to
+// copy its input (a copy would cost a read and a write; xhat costs one extra write in a pass that
+// already reads x).
+//
+// Determinism: reductions split the rows into a fixed number of chunks that depends only on the
+// tensor's shape (not on the thread count), each chunk sums in a fixed order, and chunks are combined
+// in index order. Results are therefore bit-identical across runs *and* thread counts.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "skinnet/core/error.hpp"
+#include "skinnet/core/parallel.hpp"
+#include "skinnet/core/tensor.hpp"
+#include "skinnet/cpu/activation.hpp"
+#include "skinnet/cpu/elementwise.hpp"
+
+namespace skinnet::cpu {
+
+namespace detail {
+
+inline int64_t channels_of(const Tensor<Cpu>& x) { return x.shape()[x.shape().rank() - 1]; }
+
+inline void check_channel_vector(const char* op, const char* what, const Tensor<Cpu>& t, int64_t C) {
+  SKN_REQUIRE(t.numel() == C, ShapeError, op, ": ", what, " has ", t.numel(), " elements (shape ",
+              t.shape().str(), ") but the input has ", C, " channels");
+}
+
+// Fixed partition of M rows (of C channels) into chunks for reductions: about 8K floats a chunk,
+// at most 256 chunks. A pure function of (M, C), so sums do not depend on the thread count.
+struct RowChunks {
+  int64_t M, count;
+  RowChunks(int64_t rows, int64_t C) : M(rows) {
+    const int64_t per = std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1));
+    count = std::clamp<int64_t>((M + per - 1) / per, 1, 256);
+  }
+  int64_t begin(int64_t k) const { return M * k / count; }
+  int64_t end(int64_t k) const { return M * (k + 1) / count; }
+};
+
+// Sums partial[k * C + c] over k in index order into out[c].
+inline void combine_chunks(const std::vector<double>& partial, int64_t chunks, int64_t C, double* out) {
+  for (int64_t c = 0; c < C; ++c) out[c] = 0.0;
+  for (int64_t k = 0; k < chunks; ++k) {
+    const double* p = partial.data() + k * C;
+    for (int64_t c = 0; c < C; ++c) out[c] += p[c];
+  }
+}
+
+}  // namespace detail
+
+// Training forward. Writes y (same shape as x), xhat (the normalised input, kept for backward),
+// batch_mean and batch_invstd ([C]: the statistics used, 1/sqrt(biased var + eps)), and updates
+// running_mean / running_var in place. Output tensors are (re)allocated as needed.
+inline void batchnorm_forward_train(const Tensor<Cpu>& x, const Tensor<Cpu>& gamma, const Tensor<Cpu>& beta,
+                                    Tensor<Cpu>& running_mean, Tensor<Cpu>& running_var, float momentum,
+                                    float eps, Act act, Tensor<Cpu>& y, Tensor<Cpu>& xhat,
+                                    Tensor<Cpu>& batch_mean, Tensor<Cpu>& batch_invstd) {
+  const char* op = "batchnorm_forward_train";
+  SKN_REQUIRE(!x.empty(), ShapeError, op, ": empty input");
+  const int64_t C = detail::channels_of(x);
+  const int64_t M = x.numel() / C;
+  detail::check_channel_vector(op, "weight (gamma)", gamma, C);
+  detail::check_channel_vector(op, "bias (beta)", beta, C);
+  detail::check_channel_vector(op, "running_mean", running_mean, C);
+  detail::check_channel_vector(op, "running_var", running_var, C);
+  // As in PyTorch: with one value per channel the variance is undefined (and the unbiased running
+  // update would divide by zero).
+  SKN_REQUIRE(M > 1, ValueError, op, ": training needs more than one value per channel, input ",
+              x.shape().str());
+  detail::ensure_shape(y, x.shape());
+  detail::ensure_shape(xhat, x.shape());
+  detail::ensure_shape(batch_mean, Shape{C});
+  detail::ensure_shape(batch_invstd, Shape{C});
+
+  // Pass 1: per-chunk sums and sums of squares in double. E[x^2] - E[x]^2 in double loses nothing
+  // that matters unless |mean| / std exceeds ~1e6.
+  const detail::RowChunks chunks(M, C);
+  std::vector<double> psum(static_cast<size_t>(chunks.count * C)), psq(psum.size());
+  const float* __restrict xp = x.data();
+  parallel_for(0, chunks.count, [&](int64_t k) {
+    double* __restrict s = psum.data() + k * C;
+    double* __restrict q = psq.data() + k * C;
+    for (int64_t c = 0; c < C; ++c) s[c] = q[c] = 0.0;
+    for (int64_t r = chunks.begin(k); r < chunks.end(k); ++r) {
+      const float* __restrict row = xp + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) {
+        const double v = row[c];
+        s[c] += v;
+        q[c] += v * v;
+      }
+    }
+  });
+  std::vector<double> sum(static_cast<size_t>(C)), sq(static_cast<size_t>(C));
+  detail::combine_chunks(psum, chunks.count, C, sum.data());
+  detail::combine_chunks(psq, chunks.count, C, sq.data());
+
+  // Statistics, running averages, and the per-channel affine map of pass 2.
+  std::vector<float> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
+  const float* g = gamma.data();
+  const float* b = beta.data();
+  float* rm = running_mean.data();
+  float* rv = running_var.data();
+  for (int64_t c = 0; c < C; ++c) {
+    const double mean = sum[c] / static_cast<double>(M);
+    const double var = std::max(0.0, sq[c] / static_cast<double>(M) - mean * mean);
+    const double unbiased = var * static_cast<double>(M) / static_cast<double>(M - 1);
+    const float invstd = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+    batch_mean.data()[c] = static_cast<float>(mean);
+    batch_invstd.data()[c] = invstd;
+    rm[c] = (1.0f - momentum) * rm[c] + momentum * static_cast<float>(mean);
+    rv[c] = (1.0f - momentum) * rv[c] + momentum * static_cast<float>(unbiased);
+    scale[c] = invstd;
+    shift[c] = -static_cast<float>(mean) * invstd;  // xhat = x * scale + shift
+  }
+
+  // Pass 2: xhat and y in one sweep.
+  const float* __restrict sc = scale.data();
+  const float* __restrict sh = shift.data();
+  act::dispatch(act, [&]<Act A>() {
+    detail::for_each_row_block_out<2>(M, C, {xhat.data(), y.data()}, [&](int64_t r0, int64_t r1, auto out) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* __restrict xr = xp + r * C;
+        float* __restrict hr = out[0] + (r - r0) * C;
+        float* __restrict yr = out[1] + (r - r0) * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) {
+          const float h = xr[c] * sc[c] + sh[c];
+          hr[c] = h;
+          yr[c] = act::forward<A>(g[c] * h + b[c]);
+        }
+      }
+    });
+  });
+}
+
+// Inference forward with the running statistics: y = act(x * s + t), s = gamma / sqrt(var + eps),
+// t = beta - mean * s. Caches nothing.
+inline Tensor<Cpu> batchnorm_forward_infer(const Tensor<Cpu>& x, const Tensor<Cpu>& gamma,
+                                           const Tensor<Cpu>& beta, const Tensor<Cpu>& running_mean,
+                                           const Tensor<Cpu>& running_var, float eps, Act act) {
+  const char* op = "batchnorm_forward_infer";
+  SKN_REQUIRE(!x.empty(), ShapeError, op, ": empty input");
+  const int64_t C = detail::channels_of(x);
+  const int64_t M = x.numel() / C;
+  detail::check_channel_vector(op, "weight (gamma)", gamma, C);
+  detail::check_channel_vector(op, "bias (beta)", beta, C);
+  detail::check_channel_vector(op, "running_mean", running_mean, C);
+  detail::check_channel_vector(op, "running_var", running_var, C);
+  std::vector<float> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    const double s = gamma.data()[c] / std::sqrt(static_cast<double>(running_var.data()[c]) + eps);
+    scale[c] = static_cast<float>(s);
+    shift[c] = static_cast<float>(beta.data()[c] - running_mean.data()[c] * s);
+  }
+  Tensor<Cpu> y(x.shape());
+  const float* __restrict xp = x.data();
+  const float* __restrict sc = scale.data();
+  const float* __restrict sh = shift.data();
+  act::dispatch(act, [&]<Act A>() {
+    detail::for_each_row_block_out<1>(M, C, {y.data()}, [&](int64_t r0, int64_t r1, auto out) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* __restrict xr = xp + r * C;
+        float* __restrict yr = out[0] + (r - r0) * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) yr[c] = act::forward<A>(xr[c] * sc[c] + sh[c]);
+      }
+    });
+  });
+  return y;
+}
+
+// Training backward from the saved xhat and invstd. Writes dx (reallocated as needed); ADDS into
+// dgamma and dbeta.
+//   dz     = dy * act'(gamma * xhat + beta)
+//   dbeta  = sum(dz),  dgamma = sum(dz * xhat)
+//   dx     = gamma * invstd * (dz - sum(dz) / M - xhat * sum(dz * xhat) / M)
+inline void batchnorm_backward(const Tensor<Cpu>& dy, const Tensor<Cpu>& xhat, const Tensor<Cpu>& gamma,
+                               const Tensor<Cpu>& beta, const Tensor<Cpu>& batch_invstd, Act act, Tensor<Cpu>& dgamma,
+                               Tensor<Cpu>& dbeta, Tensor<Cpu>& dx) {
+  const char* op = "batchnorm_backward";
+  SKN_REQUIRE(dy.shape() == xhat.shape(), ShapeError, op, ": gradient ", dy.shape().str(),
+              " does not match the saved input ", xhat.shape().str());
+  const int64_t C = detail::channels_of(xhat);
+  const int64_t M = xhat.numel() / C;
+  detail::check_channel_vector(op, "weight (gamma)", gamma, C);
+  detail::check_channel_vector(op, "bias (beta)", beta, C);
+  detail::check_channel_vector(op, "batch_invstd", batch_invstd, C);
+  detail::check_channel_vector(op, "dgamma", dgamma, C);
+  detail::check_channel_vector(op, "dbeta", dbeta, C);
+
+  const float* __restrict gp = dy.data();
+  const float* __restrict hp = xhat.data();
+  const float* __restrict g = gamma.data();
+  const float* __restrict b = beta.data();
+  const detail::RowChunks chunks(M, C);
+  std::vector<double> pdz(static_cast<size_t>(chunks.count * C)), pdzh(pdz.size());
+  detail::ensure_shape(dx, xhat.shape());
+  float* __restrict dp = dx.data();
+
+  act::dispatch(act, [&]<Act A>() {
+    // Pass 1: the two per-channel reductions.
+    parallel_for(0, chunks.count, [&](int64_t k) {
+      double* __restrict s1 = pdz.data() + k * C;
+      double* __restrict s2 = pdzh.data() + k * C;
+      for (int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
+      for (int64_t r = chunks.begin(k); r < chunks.end(k); ++r) {
+        const float* __restrict gr = gp + r * C;
+        const float* __restrict hr = hp + r * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) {
+          float dz = gr[c];
+          if constexpr (A != Act::None) dz *= act::derivative<A>(g[c] * hr[c] + b[c]);
+          s1[c] += dz;
+          s2[c] += static_cast<double>(dz) * hr[c];
+        }
+      }
+    });
+    std::vector<double> sdz(static_cast<size_t>(C)), sdzh(static_cast<size_t>(C));
+    detail::combine_chunks(pdz, chunks.count, C, sdz.data());
+    detail::combine_chunks(pdzh, chunks.count, C, sdzh.data());
+    std::vector<float> k(static_cast<size_t>(C)), mdz(static_cast<size_t>(C)), mdzh(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c) {
+      dbeta.data()[c] += static_cast<float>(sdz[c]);
+      dgamma.data()[c] += static_cast<float>(sdzh[c]);
+      k[c] = g[c] * batch_invstd.data()[c];
+      mdz[c] = static_cast<float>(sdz[c] / static_cast<double>(M));
+      mdzh[c] = static_cast<float>(sdzh[c] / static_cast<double>(M));
+    }
+    // Pass 2: dx.
+    const float* __restrict kp = k.data();
+    const float* __restrict ap = mdz.data();
+    const float* __restrict bp = mdzh.data();
+    detail::for_each_row_block_out<1>(M, C, {dp}, [&](int64_t r0, int64_t r1, auto out) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* __restrict gr = gp + r * C;
+        const float* __restrict hr = hp + r * C;
+        float* __restrict dr = out[0] + (r - r0) * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) {
+          float dz = gr[c];
+          if constexpr (A != Act::None) dz *= act::derivative<A>(g[c] * hr[c] + b[c]);
+          dr[c] = kp[c] * (dz - ap[c] - hr[c] * bp[c]);
+        }
+      }
+    });
+  });
+}
+
+// Same, returning a new dx.
+inline Tensor<Cpu> batchnorm_backward(const Tensor<Cpu>& dy, const Tensor<Cpu>& xhat, const Tensor<Cpu>& gamma,
+                                      const Tensor<Cpu>& beta, const Tensor<Cpu>& batch_invstd, Act act,
+                                      Tensor<Cpu>& dgamma, Tensor<Cpu>& dbeta) {
+  Tensor<Cpu> dx;
+  batchnorm_backward(dy, xhat, gamma, beta, batch_invstd, act, dgamma, dbeta, dx);
+  return dx;
+}
+
+}  // namespace skinnet::cpu

@@ -1,0 +1,170 @@
+#pragma once
+// Dense 2-D convolution on the CPU, NHWC activations, HWIO weights ([kh][kw][cin][cout]).
+//
+// Strategy:
+//   * 1x1, stride 1, no padding ("pointwise", most of EfficientNet and ResNet's bottlenecks): an NHWC
+//     activation already is the [N*H*W x Cin] matrix, so forward, input gradient and weight gradient
+//     are each ONE call to the packed SGEMM, with no copies at all.
+//   * everything else: im2col into a column buffer of bounded size (kColumnBudget bytes; the batch is
+//     processed in tiles of output rows), then SGEMM:
+//        forward      Y_tile  = Col_tile * W
+//        input grad   dCol    = dY_tile * W^T, then col2im scatter-adds dCol into dX
+//        weight grad  dW     += Col_tile^T * dY_tile
+//     The tile size depends only on the geometry, never on the thread count, so results are
+//     bit-identical run to run.
+//
+// Backend contract (the Cuda backend has the same signatures with Tensor<Cuda>):
+//   conv2d_forward          returns y; bias may be nullptr.
+//   conv2d_backward_input   returns dx.
+//   conv2d_backward_params  ADDS dL/dW into dw and, when dbias is not null, dL/dbias into *dbias
+//                           (computed whole first, then added: twice from zero is exactly double).
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "skinnet/core/conv_geometry.hpp"
+#include "skinnet/core/parallel.hpp"
+#include "skinnet/core/tensor.hpp"
+#include "skinnet/cpu/gemm.hpp"
+#include "skinnet/cpu/im2col.hpp"
+
+namespace skinnet::cpu {
+
+namespace detail {
+
+// Column buffer budget: 8 MiB keeps a tile of Col resident in the shared L3 while SGEMM streams it.
+inline constexpr int64_t kColumnBudget = int64_t{8} << 20;
+
+inline int64_t conv_tile_rows(const ConvGeometry& g) {
+  // At least 64 rows even for huge patches (GEMM efficiency), at most the whole batch.
+  const int64_t rows = std::max<int64_t>(64, kColumnBudget / (g.patch() * int64_t{sizeof(float)}));
+  return std::min<int64_t>(rows, std::max<int64_t>(g.out_pixels(), 1));
+}
+
+inline void check_conv_shapes(const ConvGeometry& g, const Shape& x_or_dy, bool is_dy, const Tensor<Cpu>& w,
+                              const char* op) {
+  const Shape want = is_dy ? g.out_shape() : g.in_shape();
+  SKN_REQUIRE(x_or_dy == want, ShapeError, op, ": ", is_dy ? "dy" : "x", " has shape ", x_or_dy.str(),
+              ", the geometry expects ", want.str());
+  const Shape wshape{g.k_h, g.k_w, g.in_c, g.out_c};
+  SKN_REQUIRE(w.shape() == wshape, ShapeError, op, ": weight has shape ", w.shape().str(), ", expected HWIO ",
+              wshape.str());
+}
+
+// y[r, c] += bias[c] for every row r of a [rows x channels] matrix.
+inline void add_row_bias(float* y, int64_t rows, int64_t channels, const float* bias) {
+  parallel_chunks(0, rows, max_threads(), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      float* row = y + r * channels;
+#pragma omp simd
+      for (int64_t c = 0; c < channels; ++c) row[c] += bias[c];
+    }
+  });
+}
+
+// out[c] += sum over rows of m[r, c] (the bias gradient). Deterministic: the rows are cut into a fixed
+// number of slices (independent of the thread count), each summed in order, and the slice sums are
+// combined in slice order.
+inline void add_column_sums(const float* m, int64_t rows, int64_t channels, float* out) {
+  constexpr int64_t kSlices = 16;
+  const int64_t slices = std::clamp<int64_t>(rows / 256, 1, kSlices);
+  std::vector<float> partial(static_cast<size_t>(slices * channels), 0.f);
+  parallel_for(0, slices, [&](int64_t s) {
+    float* acc = partial.data() + s * channels;
+    for (int64_t r = rows * s / slices; r < rows * (s + 1) / slices; ++r) {
+      const float* row = m + r * channels;
+#pragma omp simd
+      for (int64_t c = 0; c < channels; ++c) acc[c] += row[c];
+    }
+  });
+  for (int64_t s = 1; s < slices; ++s)
+    for (int64_t c = 0; c < channels; ++c) partial[static_cast<size_t>(c)] += partial[static_cast<size_t>(s * channels + c)];
+  // One addition into out, so calling twice from zero gives exactly twice the gradient.
+  for (int64_t c = 0; c < channels; ++c) out[c] += partial[static_cast<size_t>(c)];
+}
+
+// dst[i] += src[i]: the one step where a computed gradient meets the accumulated one.
+inline void accumulate(float* dst, const float* src, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+}  // namespace detail
+
+inline Tensor<Cpu> conv2d_forward(const Tensor<Cpu>& x, const Tensor<Cpu>& w, const Tensor<Cpu>* bias,
+                                  const ConvGeometry& g) {
+  detail::check_conv_shapes(g, x.shape(), false, w, "cpu::conv2d_forward");
+  if (bias)
+    SKN_REQUIRE(bias->shape() == Shape{g.out_c}, ShapeError, "cpu::conv2d_forward: bias has shape ",
+                bias->shape().str(), ", expected [", g.out_c, "]");
+  Tensor<Cpu> y(g.out_shape());
+  const int64_t rows = g.out_pixels(), cout = g.out_c, patch = g.patch();
+  if (g.is_pointwise()) {
+    gemm(Trans::No, Trans::No, rows, cout, g.in_c, 1.f, x.data(), g.in_c, w.data(), cout, 0.f, y.data(), cout);
+  } else {
+    const int64_t tile = detail::conv_tile_rows(g);
+    Tensor<Cpu> col(Shape{tile * patch});
+    for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+      const int64_t nr = std::min(tile, rows - r0);
+      im2col(x.data(), g, r0, nr, col.data());
+      gemm(Trans::No, Trans::No, nr, cout, patch, 1.f, col.data(), patch, w.data(), cout, 0.f,
+           y.data() + r0 * cout, cout);
+    }
+  }
+  if (bias) detail::add_row_bias(y.data(), rows, cout, bias->data());
+  return y;
+}
+
+inline Tensor<Cpu> conv2d_backward_input(const Tensor<Cpu>& dy, const Tensor<Cpu>& w, const ConvGeometry& g) {
+  detail::check_conv_shapes(g, dy.shape(), true, w, "cpu::conv2d_backward_input");
+  const int64_t rows = g.out_pixels(), cout = g.out_c, patch = g.patch();
+  if (g.is_pointwise()) {
+    Tensor<Cpu> dx(g.in_shape());
+    // dX[rows x cin] = dY[rows x cout] * W^T, with W stored [cin x cout].
+    gemm(Trans::No, Trans::Yes, rows, g.in_c, cout, 1.f, dy.data(), cout, w.data(), cout, 0.f, dx.data(),
+         g.in_c);
+    return dx;
+  }
+  auto dx = Tensor<Cpu>::zeros(g.in_shape());
+  const int64_t tile = detail::conv_tile_rows(g);
+  Tensor<Cpu> col(Shape{tile * patch});
+  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+    const int64_t nr = std::min(tile, rows - r0);
+    gemm(Trans::No, Trans::Yes, nr, patch, cout, 1.f, dy.data() + r0 * cout, cout, w.data(), cout, 0.f,
+         col.data(), patch);
+    col2im_add(col.data(), g, r0, nr, dx.data());
+  }
+  return dx;
+}
+
+inline void conv2d_backward_params(const Tensor<Cpu>& x, const Tensor<Cpu>& dy, const ConvGeometry& g,
+                                   Tensor<Cpu>& dw, Tensor<Cpu>* dbias) {
+  detail::check_conv_shapes(g, x.shape(), false, dw, "cpu::conv2d_backward_params");
+  SKN_REQUIRE(dy.shape() == g.out_shape(), ShapeError, "cpu::conv2d_backward_params: dy has shape ",
+              dy.shape().str(), ", the geometry expects ", g.out_shape().str());
+  if (dbias)
+    SKN_REQUIRE(dbias->shape() == Shape{g.out_c}, ShapeError, "cpu::conv2d_backward_params: dbias has shape ",
+                dbias->shape().str(), ", expected [", g.out_c, "]");
+  const int64_t rows = g.out_pixels(), cout = g.out_c, patch = g.patch();
+  // The gradient is computed whole into `grad` and then added to dw in one step, so that accumulating
+  // into a zeroed dw twice gives exactly twice the gradient (bitwise), whatever the tiling.
+  Tensor<Cpu> grad(dw.shape());
+  if (g.is_pointwise()) {
+    // dW[cin x cout] = X^T * dY: the sum over all N*H*W pixels is the GEMM's inner dimension.
+    gemm(Trans::Yes, Trans::No, g.in_c, cout, rows, 1.f, x.data(), g.in_c, dy.data(), cout, 0.f, grad.data(),
+         cout);
+  } else {
+    const int64_t tile = detail::conv_tile_rows(g);
+    Tensor<Cpu> col(Shape{tile * patch});
+    for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+      const int64_t nr = std::min(tile, rows - r0);
+      im2col(x.data(), g, r0, nr, col.data());
+      gemm(Trans::Yes, Trans::No, patch, cout, nr, 1.f, col.data(), patch, dy.data() + r0 * cout, cout,
+           r0 == 0 ? 0.f : 1.f, grad.data(), cout);
+    }
+  }
+  detail::accumulate(dw.data(), grad.data(), grad.numel());
+  if (dbias) detail::add_column_sums(dy.data(), rows, cout, dbias->data());
+}
+
+}  // namespace skinnet::cpu

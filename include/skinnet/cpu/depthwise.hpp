@@ -1,0 +1,451 @@
+#pragma once
+// Depthwise 2-D convolution on the CPU (channel multiplier 1), NHWC activations, weights [kh][kw][c].
+//
+// A depthwise conv does only KH*KW multiply-adds per output element, so it is limited by memory
+// traffic, not arithmetic; casting it as a grouped GEMM (what many frameworks do) wastes most of the
+// work on tiny matrices. Here it is a direct loop with the CHANNELS innermost: in NHWC the C channels
+// of a pixel are contiguous, so one SIMD vector holds the same tap for 16 (AVX-512) channels, the
+// weights of a tap are a contiguous vector too, and no data is ever rearranged.
+//
+//   forward       per output pixel: acc = bias; acc += x(tap) * w(tap) over the taps inside the image
+//                 (tap ranges computed once per pixel, so the inner loop has no bounds checks), four
+//                 channel vectors at a time so that independent FMA chains overlap (tap_sum).
+//   input grad    a GATHER per input pixel (the transposed conv): every input pixel sums dy * w over
+//                 the output pixels whose window covers it, with the same tap_sum; threads write
+//                 disjoint rows, so there are no atomics and no races.
+//   weight grad   per output row and kernel row, all KW taps at once along the row's interior: each
+//                 dy vector is loaded once for KW FMAs into KW x 2 register accumulators
+//                 (grad_row_taps); the row's borders and the channels past the last full vector take
+//                 a one-tap loop. Rows are cut into a fixed number of slices (not the thread count),
+//                 each with its own partial dW, combined in slice order: bit-identical results for
+//                 any thread count.
+// OpenMP splits batch x rows. Same backend contract as cpu/conv2d.hpp: the backward_params function
+// ADDS into dw (and dbias).
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "skinnet/core/conv_geometry.hpp"
+#include "skinnet/core/parallel.hpp"
+#include "skinnet/core/tensor.hpp"
+#include "skinnet/cpu/conv2d.hpp"  // detail::add_column_sums (bias gradient)
+
+namespace skinnet::cpu {
+
+namespace dw_detail {
+
+// One SIMD register of channels, via GCC/Clang vector extensions (the compiler emits AVX-512, AVX2 or
+// SSE arithmetic for the target it is given).
+#if defined(__AVX512F__)
+inline constexpr int64_t kLanes = 16;
+#elif defined(__AVX__)
+inline constexpr int64_t kLanes = 8;
+#else
+inline constexpr int64_t kLanes = 4;
+#endif
+typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
+
+inline Vec load(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);  // unaligned load: channel offsets need not be multiples of 16
+  return v;
+}
+inline void store(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
+
+// Floor and ceiling of a / b for b > 0 and any sign of a.
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+inline int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+
+// Taps k in [0, K) with i0 + k inside [0, extent): k in [lo, hi).
+struct TapRange {
+  int64_t lo, hi;
+};
+inline TapRange taps_inside(int64_t i0, int64_t K, int64_t extent) {
+  return {std::max<int64_t>(0, -i0), std::min<int64_t>(K, extent - i0)};
+}
+
+// Output positions o in [0, O) whose tap k lands inside the input: 0 <= o*s - pad + k < extent.
+inline TapRange outputs_inside(int64_t k, int64_t s, int64_t pad, int64_t extent, int64_t O) {
+  const int64_t lo = std::max<int64_t>(0, ceil_div(pad - k, s));
+  const int64_t hi = std::min<int64_t>(O, floor_div(extent - 1 + pad - k, s) + 1);
+  return {lo, std::max(lo, hi)};
+}
+
+// For the gather of the input gradient: taps k in [0, K) such that input position i is tap k of some
+// output o in [0, O), i.e. i + pad - k = o * s. Returns the first such k (k then steps by s) and the
+// end of the range; empty when first >= end.
+inline TapRange taps_reaching(int64_t i, int64_t K, int64_t s, int64_t pad, int64_t O) {
+  const int64_t t = i + pad;  // = o * s + k
+  int64_t lo = std::max<int64_t>(0, t - (O - 1) * s);
+  lo += (t - lo) % s;  // align to k ≡ t (mod s); t - lo >= 0 whenever the range is not empty
+  const int64_t hi = std::min<int64_t>(K, t + 1);
+  return {lo, hi};
+}
+
+// The taps of one output element, as a 2-D walk over two arrays at once (the activation and the
+// weights): `a` and `b` point at channel 0 of the first tap; the next tap row is a + a_row (b + b_row),
+// the next tap column a + a_col (b + b_col), in elements, any sign.
+struct TapWalk {
+  const float* a;
+  int64_t a_row, a_col;
+  const float* b;
+  int64_t b_row, b_col;
+  int64_t rows, cols;
+};
+
+// out[c, c + NB*kLanes) = init + sum over the taps of a * b, for NB consecutive channel vectors.
+// NB independent accumulators let the FMAs overlap: one accumulator would be a chain of dependent
+// FMAs, each waiting for the previous one's latency.
+template <int NB>
+inline void tap_sum_vectors(const TapWalk& t, int64_t c, const float* init, float* out) {
+  Vec acc[NB];
+  for (int v = 0; v < NB; ++v) acc[v] = init ? load(init + c + v * kLanes) : Vec{};
+  for (int64_t i = 0; i < t.rows; ++i) {
+    const float* ar = t.a + i * t.a_row + c;
+    const float* br = t.b + i * t.b_row + c;
+    for (int64_t j = 0; j < t.cols; ++j)
+      for (int v = 0; v < NB; ++v) acc[v] += load(ar + j * t.a_col + v * kLanes) * load(br + j * t.b_col + v * kLanes);
+  }
+  for (int v = 0; v < NB; ++v) store(out + c + v * kLanes, acc[v]);
+}
+
+// Channels [c, C) one at a time: the tail past the last full vector.
+inline void tap_sum_scalar(const TapWalk& t, int64_t c, int64_t C, const float* init, float* out) {
+  for (; c < C; ++c) {
+    float acc = init ? init[c] : 0.f;
+    for (int64_t i = 0; i < t.rows; ++i)
+      for (int64_t j = 0; j < t.cols; ++j) acc += t.a[i * t.a_row + j * t.a_col + c] * t.b[i * t.b_row + j * t.b_col + c];
+    out[c] = acc;
+  }
+}
+
+// All C channels: four vectors at a time, then two, then one, then a scalar tail.
+inline void tap_sum(const TapWalk& t, int64_t C, const float* init, float* out) {
+  int64_t c = 0;
+  for (; c + 4 * kLanes <= C; c += 4 * kLanes) tap_sum_vectors<4>(t, c, init, out);
+  for (; c + 2 * kLanes <= C; c += 2 * kLanes) tap_sum_vectors<2>(t, c, init, out);
+  for (; c + kLanes <= C; c += kLanes) tap_sum_vectors<1>(t, c, init, out);
+  tap_sum_scalar(t, c, C, init, out);
+}
+
+// P pixels whose walks have the same taps and differ only in where `a` starts (pixel p at
+// t.a + p * a_pix), so each weight vector is loaded once for P pixels: fewer loads per FMA, and P x NB
+// independent accumulators. Every output element is summed in the same tap order as tap_sum, so the
+// result is bit-identical to computing the pixels one by one.
+template <int P, int NB>
+inline void tap_sum_block(const TapWalk& t, int64_t a_pix, int64_t c, const float* init, float* out,
+                          int64_t out_pix) {
+  Vec acc[P][NB];
+  for (int p = 0; p < P; ++p)
+    for (int v = 0; v < NB; ++v) acc[p][v] = init ? load(init + c + v * kLanes) : Vec{};
+  for (int64_t i = 0; i < t.rows; ++i)
+    for (int64_t j = 0; j < t.cols; ++j) {
+      const float* ap = t.a + i * t.a_row + j * t.a_col + c;
+      const float* bp = t.b + i * t.b_row + j * t.b_col + c;
+      Vec wv[NB];
+      for (int v = 0; v < NB; ++v) wv[v] = load(bp + v * kLanes);
+      for (int p = 0; p < P; ++p)
+        for (int v = 0; v < NB; ++v) acc[p][v] += load(ap + p * a_pix + v * kLanes) * wv[v];
+    }
+  for (int p = 0; p < P; ++p)
+    for (int v = 0; v < NB; ++v) store(out + p * out_pix + c + v * kLanes, acc[p][v]);
+}
+
+// 4 pixels x 2 channel vectors = 8 accumulators. Measured on Zen 5 (single thread, in cache): 2 pixels
+// were ~25% slower, 6 or 8 no faster.
+inline constexpr int kPixelBlock = 4;
+
+inline void tap_sum_pixels(const TapWalk& t, int64_t a_pix, int64_t C, const float* init, float* out,
+                           int64_t out_pix) {
+  constexpr int P = kPixelBlock;
+  int64_t c = 0;
+  for (; c + 2 * kLanes <= C; c += 2 * kLanes) tap_sum_block<P, 2>(t, a_pix, c, init, out, out_pix);
+  for (; c + kLanes <= C; c += kLanes) tap_sum_block<P, 1>(t, a_pix, c, init, out, out_pix);
+  for (int p = 0; p < P && c < C; ++p) {
+    TapWalk tp = t;
+    tp.a += p * a_pix;
+    tap_sum_scalar(tp, c, C, init, out + p * out_pix);
+  }
+}
+
+// One row of `count` output pixels (out_row + q*C); walk(q) describes pixel q's taps. Pixels q,
+// q + group, q + 2*group, ... are computed together when their walks have the same taps and evenly
+// spaced `a` (interior pixels; `group` is the stride for the input-gradient gather, whose taps
+// alternate with the pixel's parity, and 1 for the forward pass). Other pixels go one by one.
+template <class WalkFn>
+inline void tap_sum_row(int64_t count, int64_t group, const WalkFn& walk, int64_t C, const float* init,
+                        float* out_row) {
+  constexpr int P = kPixelBlock;
+  auto same_taps = [](const TapWalk& x, const TapWalk& y) {
+    return x.rows == y.rows && x.cols == y.cols && x.b == y.b && x.a_row == y.a_row && x.a_col == y.a_col &&
+           x.b_row == y.b_row && x.b_col == y.b_col;
+  };
+  for (int64_t base = 0; base < count; base += P * group)
+    for (int64_t r = 0; r < group && base + r < count; ++r) {
+      const int64_t q0 = base + r;
+      const TapWalk t0 = walk(q0);
+      bool blocked = q0 + (P - 1) * group < count && t0.rows > 0 && t0.cols > 0;
+      int64_t a_pix = 0;
+      if (blocked) {
+        a_pix = walk(q0 + group).a - t0.a;
+        for (int p = 1; p < P && blocked; ++p) {
+          const TapWalk tp = walk(q0 + p * group);
+          blocked = same_taps(tp, t0) && tp.a == t0.a + p * a_pix;
+        }
+      }
+      if (blocked) {
+        tap_sum_pixels(t0, a_pix, C, init, out_row + q0 * C, group * C);
+      } else {
+        for (int p = 0; p < P && q0 + p * group < count; ++p)
+          tap_sum(walk(q0 + p * group), C, init, out_row + (q0 + p * group) * C);
+      }
+    }
+}
+
+// Weight gradient of one kernel row along one output row: d[j*C + c] += sum over output columns o of
+// x[o*sw - pl + j, c] * dy[o, c], where d points at the kernel row's first tap.
+//
+// grad_row_one_tap: one tap j, output columns [o_lo, o_hi), channels [c_lo, c_hi); works everywhere.
+inline void grad_row_one_tap(const float* xrow, const float* dyrow, int64_t j, int64_t o_lo, int64_t o_hi,
+                             int64_t sw, int64_t pl, int64_t C, int64_t c_lo, int64_t c_hi, float* d) {
+  if (o_hi <= o_lo) return;
+  auto x_at = [&](int64_t o) { return xrow + (o * sw - pl + j) * C; };
+  float* dj = d + j * C;
+  int64_t c = c_lo;
+  for (; c + kLanes <= c_hi; c += kLanes) {
+    Vec a0{}, a1{};  // two accumulators: the sum along the row is otherwise one dependency chain
+    int64_t o = o_lo;
+    for (; o + 2 <= o_hi; o += 2) {
+      a0 += load(x_at(o) + c) * load(dyrow + o * C + c);
+      a1 += load(x_at(o + 1) + c) * load(dyrow + (o + 1) * C + c);
+    }
+    if (o < o_hi) a0 += load(x_at(o) + c) * load(dyrow + o * C + c);
+    store(dj + c, load(dj + c) + (a0 + a1));
+  }
+  for (; c < c_hi; ++c) {
+    float acc = 0.f;
+    for (int64_t o = o_lo; o < o_hi; ++o) acc += x_at(o)[c] * dyrow[o * C + c];
+    dj[c] += acc;
+  }
+}
+
+// All K taps of the kernel row at once, over output columns [o_lo, o_hi) where every tap is inside,
+// for NB channel vectors at c: each dy vector is loaded once and used K times, and the K*NB
+// accumulators are independent chains.
+template <int K, int NB>
+inline void grad_row_taps(const float* xrow, const float* dyrow, int64_t o_lo, int64_t o_hi, int64_t sw, int64_t pl,
+                          int64_t C, int64_t c, float* d) {
+  Vec acc[K][NB] = {};
+  for (int64_t o = o_lo; o < o_hi; ++o) {
+    const float* xo = xrow + (o * sw - pl) * C + c;  // tap 0; tap j is j*C further
+    Vec gv[NB];
+    for (int v = 0; v < NB; ++v) gv[v] = load(dyrow + o * C + c + v * kLanes);
+    for (int j = 0; j < K; ++j)
+      for (int v = 0; v < NB; ++v) acc[j][v] += load(xo + j * C + v * kLanes) * gv[v];
+  }
+  for (int j = 0; j < K; ++j)
+    for (int v = 0; v < NB; ++v) {
+      float* p = d + j * C + c + v * kLanes;
+      store(p, load(p) + acc[j][v]);
+    }
+}
+
+template <int K>
+inline void grad_row_taps_all(const float* xrow, const float* dyrow, int64_t o_lo, int64_t o_hi, int64_t sw,
+                              int64_t pl, int64_t C, int64_t vec_end, float* d) {
+  int64_t c = 0;
+  for (; c + 2 * kLanes <= vec_end; c += 2 * kLanes) grad_row_taps<K, 2>(xrow, dyrow, o_lo, o_hi, sw, pl, C, c, d);
+  for (; c < vec_end; c += kLanes) grad_row_taps<K, 1>(xrow, dyrow, o_lo, o_hi, sw, pl, C, c, d);
+}
+
+// Channels [0, vec_end) of the interior columns, for kernel widths 1..7 (compile-time K keeps the
+// accumulators in registers). Returns false for wider kernels, which take the one-tap path.
+inline bool grad_row_all_taps(int64_t K, const float* xrow, const float* dyrow, int64_t o_lo, int64_t o_hi,
+                              int64_t sw, int64_t pl, int64_t C, int64_t vec_end, float* d) {
+  switch (K) {
+    case 1: grad_row_taps_all<1>(xrow, dyrow, o_lo, o_hi, sw, pl, C, vec_end, d); return true;
+    case 2: grad_row_taps_all<2>(xrow, dyrow, o_lo, o_hi, sw, pl, C, vec_end, d); return true;
+    case 3: grad_row_taps_all<3>(xrow, dyrow, o_lo, o_hi, sw, pl, C, vec_end, d); return true;
+    case 4: grad_row_taps_all<4>(xrow, dyrow, o_lo, o_hi, sw, pl, C, vec_end, d); return true;
+    case 5: grad_row_taps_all<5>(xrow, dyrow, o_lo, o_hi, sw, pl, C, vec_end, d); return true;
+    case 6: grad_row_taps_all<6>(xrow, dyrow, o_lo, o_hi, sw, pl, C, vec_end, d); return true;
+    case 7: grad_row_taps_all<7>(xrow, dyrow, o_lo, o_hi, sw, pl, C, vec_end, d); return true;
+    default: return false;
+  }
+}
+
+inline void check_shapes(const ConvGeometry& g, const Shape& w, const char* op) {
+  SKN_REQUIRE(g.out_c == g.in_c, ShapeError, op, ": depthwise geometry needs out_c == in_c (multiplier 1), got ",
+              g.in_c, " -> ", g.out_c);
+  SKN_REQUIRE(w == Shape({g.k_h, g.k_w, g.in_c}), ShapeError, op, ": weight has shape ", w.str(), ", expected [",
+              g.k_h, "x", g.k_w, "x", g.in_c, "]");
+}
+
+}  // namespace dw_detail
+
+inline Tensor<Cpu> depthwise_conv2d_forward(const Tensor<Cpu>& x, const Tensor<Cpu>& w, const Tensor<Cpu>* bias,
+                                            const ConvGeometry& g) {
+  using namespace dw_detail;
+  check_shapes(g, w.shape(), "cpu::depthwise_conv2d_forward");
+  SKN_REQUIRE(x.shape() == g.in_shape(), ShapeError, "cpu::depthwise_conv2d_forward: x has shape ",
+              x.shape().str(), ", the geometry expects ", g.in_shape().str());
+  if (bias)
+    SKN_REQUIRE(bias->shape() == Shape{g.in_c}, ShapeError, "cpu::depthwise_conv2d_forward: bias has shape ",
+                bias->shape().str(), ", expected [", g.in_c, "]");
+  Tensor<Cpu> y(g.out_shape());
+  const int64_t C = g.in_c;
+  const float* xp = x.data();
+  const float* wp = w.data();
+  const float* bp = bias ? bias->data() : nullptr;
+  float* yp = y.data();
+  parallel_for(0, g.n * g.out_h, [&](int64_t row) {
+    const int64_t n = row / g.out_h, oh = row % g.out_h;
+    const int64_t ih0 = oh * g.stride_h - g.pad_top;
+    const TapRange kh = taps_inside(ih0, g.k_h, g.in_h);
+    auto walk = [&](int64_t ow) {
+      const int64_t iw0 = ow * g.stride_w - g.pad_left;
+      const TapRange kw = taps_inside(iw0, g.k_w, g.in_w);
+      TapWalk t{xp, g.in_w * C, C, wp, g.k_w * C, C, 0, 0};
+      if (kh.hi > kh.lo && kw.hi > kw.lo) {  // else the window lies in the padding: out = bias
+        t.a = xp + ((n * g.in_h + ih0 + kh.lo) * g.in_w + iw0 + kw.lo) * C;
+        t.b = wp + (kh.lo * g.k_w + kw.lo) * C;
+        t.rows = kh.hi - kh.lo;
+        t.cols = kw.hi - kw.lo;
+      }
+      return t;
+    };
+    tap_sum_row(g.out_w, 1, walk, C, bp, yp + row * g.out_w * C);
+  });
+  return y;
+}
+
+// ---- row kernels shared by the backward functions -------------------------------------------------
+namespace dw_detail {
+
+// dx for input row `row` (= n * H + ih): the gather over the output pixels whose windows cover it.
+inline void input_grad_row(const ConvGeometry& g, const float* dyp, const float* wp, int64_t row, float* dxp) {
+  const int64_t C = g.in_c;
+  const int64_t n = row / g.in_h, ih = row % g.in_h;
+  const TapRange kh = taps_reaching(ih, g.k_h, g.stride_h, g.pad_top, g.out_h);
+  auto walk = [&](int64_t iw) {
+    const TapRange kw = taps_reaching(iw, g.k_w, g.stride_w, g.pad_left, g.out_w);
+    // Tap (i, j) pairs weight (i, j) with dy at output ((ih + pt - i) / sh, (iw + pl - j) / sw): the
+    // next reaching tap row (i + sh) is one output row UP, the next tap column one output pixel LEFT.
+    TapWalk t{dyp, -g.out_w * C, -C, wp, g.stride_h * g.k_w * C, g.stride_w * C, 0, 0};
+    if (kh.hi > kh.lo && kw.hi > kw.lo) {
+      const int64_t oh0 = (ih + g.pad_top - kh.lo) / g.stride_h, ow0 = (iw + g.pad_left - kw.lo) / g.stride_w;
+      t.a = dyp + ((n * g.out_h + oh0) * g.out_w + ow0) * C;
+      t.b = wp + (kh.lo * g.k_w + kw.lo) * C;
+      t.rows = (kh.hi - kh.lo + g.stride_h - 1) / g.stride_h;
+      t.cols = (kw.hi - kw.lo + g.stride_w - 1) / g.stride_w;
+    }
+    return t;
+  };
+  tap_sum_row(g.in_w, g.stride_w, walk, C, nullptr, dxp + row * g.in_w * C);
+}
+
+// Adds output row `row`'s (= n * OH + oh) contribution to the weight gradient `part` [kh][kw][C].
+inline void weight_grad_row(const ConvGeometry& g, const float* xp, const float* dyp, int64_t row, float* part) {
+  const int64_t C = g.in_c, vec_end = C / kLanes * kLanes;
+  const int64_t n = row / g.out_h, oh = row % g.out_h;
+  const int64_t ih0 = oh * g.stride_h - g.pad_top;
+  const TapRange kh = taps_inside(ih0, g.k_h, g.in_h);
+  const float* dyrow = dyp + row * g.out_w * C;
+  // Output columns whose whole kernel row lies inside the image: there every tap j is valid (the
+  // range for tap 0 starts last and the range for tap KW-1 ends first).
+  const int64_t in_lo = outputs_inside(0, g.stride_w, g.pad_left, g.in_w, g.out_w).lo;
+  const int64_t in_hi = outputs_inside(g.k_w - 1, g.stride_w, g.pad_left, g.in_w, g.out_w).hi;
+  for (int64_t i = kh.lo; i < kh.hi; ++i) {
+    const float* xrow = xp + ((n * g.in_h + ih0 + i) * g.in_w) * C;
+    float* d = part + i * g.k_w * C;
+    const bool fast = in_hi > in_lo && vec_end > 0 &&
+                      grad_row_all_taps(g.k_w, xrow, dyrow, in_lo, in_hi, g.stride_w, g.pad_left, C, vec_end, d);
+    for (int64_t j = 0; j < g.k_w; ++j) {
+      const TapRange ow = outputs_inside(j, g.stride_w, g.pad_left, g.in_w, g.out_w);
+      if (fast) {  // the borders of the row, then the channels past the last full vector
+        grad_row_one_tap(xrow, dyrow, j, ow.lo, std::min(ow.hi, in_lo), g.stride_w, g.pad_left, C, 0, vec_end, d);
+        grad_row_one_tap(xrow, dyrow, j, std::max(ow.lo, in_hi), ow.hi, g.stride_w, g.pad_left, C, 0, vec_end, d);
+        grad_row_one_tap(xrow, dyrow, j, ow.lo, ow.hi, g.stride_w, g.pad_left, C, vec_end, C, d);
+      } else {
+        grad_row_one_tap(xrow, dyrow, j, ow.lo, ow.hi, g.stride_w, g.pad_left, C, 0, C, d);
+      }
+    }
+  }
+}
+
+// The weight gradient is summed per slice of output rows; the slice count is fixed (not the thread
+// count), so the summation order, and the result, depend on the shape alone.
+inline constexpr int64_t kSlices = 16;
+
+// Runs row_fn(row, partial_of_slice) for every output row, slice by slice in parallel, then adds the
+// slices in order to dw in one step (so accumulating twice from zero is exactly double).
+template <class RowFn>
+void sliced_weight_grad(const ConvGeometry& g, Tensor<Cpu>& dw, RowFn&& row_fn) {
+  const int64_t rows = g.n * g.out_h, size = g.k_h * g.k_w * g.in_c;
+  const int64_t slices = std::min(rows, kSlices);
+  std::vector<float> partial(static_cast<size_t>(slices * size), 0.f);
+  parallel_for(0, slices, [&](int64_t s) {
+    for (int64_t row = rows * s / slices; row < rows * (s + 1) / slices; ++row) row_fn(row, partial.data() + s * size);
+  });
+  for (int64_t s = 1; s < slices; ++s) detail::accumulate(partial.data(), partial.data() + s * size, size);
+  detail::accumulate(dw.data(), partial.data(), size);
+}
+
+inline void check_backward(const ConvGeometry& g, const Tensor<Cpu>& x, const Tensor<Cpu>& dy, const Tensor<Cpu>& dw,
+                           const Tensor<Cpu>* dbias, const char* op) {
+  check_shapes(g, dw.shape(), op);
+  SKN_REQUIRE(x.shape() == g.in_shape() && dy.shape() == g.out_shape(), ShapeError, op, ": x ", x.shape().str(),
+              " and dy ", dy.shape().str(), " do not match the geometry ", g.in_shape().str(), " -> ",
+              g.out_shape().str());
+  if (dbias)
+    SKN_REQUIRE(dbias->shape() == Shape{g.in_c}, ShapeError, op, ": dbias has shape ", dbias->shape().str(),
+                ", expected [", g.in_c, "]");
+}
+
+}  // namespace dw_detail
+
+inline Tensor<Cpu> depthwise_conv2d_backward_input(const Tensor<Cpu>& dy, const Tensor<Cpu>& w,
+                                                   const ConvGeometry& g) {
+  using namespace dw_detail;
+  check_shapes(g, w.shape(), "cpu::depthwise_conv2d_backward_input");
+  SKN_REQUIRE(dy.shape() == g.out_shape(), ShapeError, "cpu::depthwise_conv2d_backward_input: dy has shape ",
+              dy.shape().str(), ", the geometry expects ", g.out_shape().str());
+  Tensor<Cpu> dx(g.in_shape());
+  parallel_for(0, g.n * g.in_h, [&](int64_t row) { input_grad_row(g, dy.data(), w.data(), row, dx.data()); });
+  return dx;
+}
+
+inline void depthwise_conv2d_backward_params(const Tensor<Cpu>& x, const Tensor<Cpu>& dy, const ConvGeometry& g,
+                                             Tensor<Cpu>& dw, Tensor<Cpu>* dbias) {
+  using namespace dw_detail;
+  check_backward(g, x, dy, dw, dbias, "cpu::depthwise_conv2d_backward_params");
+  sliced_weight_grad(g, dw, [&](int64_t row, float* part) { weight_grad_row(g, x.data(), dy.data(), row, part); });
+  if (dbias) detail::add_column_sums(dy.data(), g.out_pixels(), g.in_c, dbias->data());
+}
+
+// Both gradients in one pass: returns dx and ADDS dL/dw (and dL/dbias) like backward_params. Same
+// results, bit for bit, as backward_input + backward_params, but dy is read from memory once instead of
+// twice: right after output row oh's weight-gradient contribution, the input rows whose LAST covering
+// output row is oh get their dx, while the dy rows they need are still in cache. Every input row has
+// exactly one such output row, so the slices write disjoint dx rows.
+inline Tensor<Cpu> depthwise_conv2d_backward(const Tensor<Cpu>& x, const Tensor<Cpu>& dy, const Tensor<Cpu>& w,
+                                             const ConvGeometry& g, Tensor<Cpu>& dw, Tensor<Cpu>* dbias) {
+  using namespace dw_detail;
+  check_backward(g, x, dy, dw, dbias, "cpu::depthwise_conv2d_backward");
+  check_shapes(g, w.shape(), "cpu::depthwise_conv2d_backward");
+  Tensor<Cpu> dx(g.in_shape());
+  sliced_weight_grad(g, dw, [&](int64_t row, float* part) {
+    weight_grad_row(g, x.data(), dy.data(), row, part);
+    // Input rows ih whose last covering output row, min(floor((ih + pt) / sh), OH - 1), is oh; the
+    // first output row also takes the rows above, the last one the rows below.
+    const int64_t n = row / g.out_h, oh = row % g.out_h;
+    const int64_t lo = oh == 0 ? 0 : std::max<int64_t>(0, oh * g.stride_h - g.pad_top);
+    const int64_t hi = oh == g.out_h - 1 ? g.in_h : std::min<int64_t>(g.in_h, (oh + 1) * g.stride_h - g.pad_top);
+    for (int64_t ih = lo; ih < hi; ++ih) input_grad_row(g, dy.data(), w.data(), n * g.in_h + ih, dx.data());
+  });
+  if (dbias) detail::add_column_sums(dy.data(), g.out_pixels(), g.in_c, dbias->data());
+  return dx;
+}
+
+}  // namespace skinnet::cpu
