@@ -12,6 +12,9 @@ stage() { echo; echo "=== [$(( $(date +%s) - start ))s] $*"; }
 stage "install dependencies"
 bash scripts/install-deps.sh
 
+stage "python venv for the interop tests (.venv, pinned PyPI packages)"
+bash scripts/python-venv.sh || echo "python-venv: unavailable; the Python interop tests will report themselves skipped"
+
 stage "build (release preset: tests, examples, benchmarks)"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
@@ -30,6 +33,11 @@ if [[ "${SKINNET_SKIP_SANITIZERS:-0}" != 1 ]]; then
   cmake --build --preset asan-ubsan -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --preset asan-ubsan -j "$jobs" -LE emu-slow
+
+  stage "tsan build of the emulator suites (ThreadSanitizer sees races between emulated threads)"
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan -j "$jobs" --target skinnet_tests_emu racy_shared_memory
+  ctest --preset tsan -j "$jobs" -L "emu|sanitizer" -LE emu-slow
 fi
 
 if [[ -f scripts/run-fuzzers.sh && "${SKINNET_SKIP_FUZZ:-0}" != 1 ]]; then
