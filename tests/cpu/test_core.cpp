@@ -88,3 +88,21 @@ TEST_CASE("parallel_for visits every index exactly once") {
   });
   CHECK(std::accumulate(seen.begin(), seen.end(), 0) == 101);
 }
+
+TEST_CASE("Cpu memory: large blocks are reused, small ones are plain allocations") {
+  const float* first = nullptr;
+  {
+    Tensor<Cpu> big(Shape{1 << 20});  // 4 MiB
+    big[0] = 1.f;
+    first = big.data();
+  }
+  Tensor<Cpu> again(Shape{1 << 20});
+  if (detail::CpuBlockCache::enabled()) {
+    CHECK(again.data() == first);  // the freed block came back, no new mapping
+  } else {
+    MESSAGE("block cache disabled in this build (AddressSanitizer): nothing to check");
+  }
+  Tensor<Cpu> other(Shape{(1 << 20) + 16});  // a different size never gets that block
+  CHECK(other.data() != again.data());
+  CHECK(reinterpret_cast<uintptr_t>(other.data()) % 64 == 0);
+}

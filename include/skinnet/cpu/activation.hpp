@@ -135,11 +135,11 @@ namespace cpu {
 inline Tensor<Cpu> activation_forward(Act a, const Tensor<Cpu>& x) {
   Tensor<Cpu> y(x.shape());
   const float* __restrict xp = x.data();
+  float* __restrict yp = y.data();
   act::dispatch(a, [&]<Act A>() {
-    detail::for_each_block_out<1>(x.numel(), {y.data()}, [&](int64_t lo, int64_t hi, auto out) {
-      float* __restrict yp = out[0];
+    detail::for_each_block(x.numel(), [&](int64_t lo, int64_t hi) {
 #pragma omp simd
-      for (int64_t i = lo; i < hi; ++i) yp[i - lo] = act::forward<A>(xp[i]);
+      for (int64_t i = lo; i < hi; ++i) yp[i] = act::forward<A>(xp[i]);
     });
   });
   return y;
@@ -152,11 +152,11 @@ inline Tensor<Cpu> activation_backward(Act a, const Tensor<Cpu>& x, const Tensor
   Tensor<Cpu> dx(x.shape());
   const float* __restrict xp = x.data();
   const float* __restrict gp = dy.data();
+  float* __restrict dp = dx.data();
   act::dispatch(a, [&]<Act A>() {
-    detail::for_each_block_out<1>(x.numel(), {dx.data()}, [&](int64_t lo, int64_t hi, auto out) {
-      float* __restrict dp = out[0];
+    detail::for_each_block(x.numel(), [&](int64_t lo, int64_t hi) {
 #pragma omp simd
-      for (int64_t i = lo; i < hi; ++i) dp[i - lo] = gp[i] * act::derivative<A>(xp[i]);
+      for (int64_t i = lo; i < hi; ++i) dp[i] = gp[i] * act::derivative<A>(xp[i]);
     });
   });
   return dx;

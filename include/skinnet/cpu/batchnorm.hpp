@@ -133,14 +133,16 @@ inline void batchnorm_forward_train(const Tensor<Cpu>& x, const Tensor<Cpu>& gam
   }
 
   // Pass 2: xhat and y in one sweep.
+  float* __restrict yp = y.data();
+  float* __restrict hp = xhat.data();
   const float* __restrict sc = scale.data();
   const float* __restrict sh = shift.data();
   act::dispatch(act, [&]<Act A>() {
-    detail::for_each_row_block_out<2>(M, C, {xhat.data(), y.data()}, [&](int64_t r0, int64_t r1, auto out) {
+    detail::for_each_row_block(M, C, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const float* __restrict xr = xp + r * C;
-        float* __restrict hr = out[0] + (r - r0) * C;
-        float* __restrict yr = out[1] + (r - r0) * C;
+        float* __restrict hr = hp + r * C;
+        float* __restrict yr = yp + r * C;
 #pragma omp simd
         for (int64_t c = 0; c < C; ++c) {
           const float h = xr[c] * sc[c] + sh[c];
@@ -173,13 +175,14 @@ inline Tensor<Cpu> batchnorm_forward_infer(const Tensor<Cpu>& x, const Tensor<Cp
   }
   Tensor<Cpu> y(x.shape());
   const float* __restrict xp = x.data();
+  float* __restrict yp = y.data();
   const float* __restrict sc = scale.data();
   const float* __restrict sh = shift.data();
   act::dispatch(act, [&]<Act A>() {
-    detail::for_each_row_block_out<1>(M, C, {y.data()}, [&](int64_t r0, int64_t r1, auto out) {
+    detail::for_each_row_block(M, C, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const float* __restrict xr = xp + r * C;
-        float* __restrict yr = out[0] + (r - r0) * C;
+        float* __restrict yr = yp + r * C;
 #pragma omp simd
         for (int64_t c = 0; c < C; ++c) yr[c] = act::forward<A>(xr[c] * sc[c] + sh[c]);
       }
@@ -249,11 +252,11 @@ inline void batchnorm_backward(const Tensor<Cpu>& dy, const Tensor<Cpu>& xhat, c
     const float* __restrict kp = k.data();
     const float* __restrict ap = mdz.data();
     const float* __restrict bp = mdzh.data();
-    detail::for_each_row_block_out<1>(M, C, {dp}, [&](int64_t r0, int64_t r1, auto out) {
+    detail::for_each_row_block(M, C, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const float* __restrict gr = gp + r * C;
         const float* __restrict hr = hp + r * C;
-        float* __restrict dr = out[0] + (r - r0) * C;
+        float* __restrict dr = dp + r * C;
 #pragma omp simd
         for (int64_t c = 0; c < C; ++c) {
           float dz = gr[c];

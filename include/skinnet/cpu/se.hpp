@@ -32,11 +32,12 @@ inline Tensor<Cpu> se_scale_forward(const Tensor<Cpu>& x, const Tensor<Cpu>& gat
   Tensor<Cpu> y(x.shape());
   const float* __restrict xp = x.data();
   const float* __restrict gp = gate.data();
-  detail::for_each_row_block_out<1>(x.shape().n() * HW, C, {y.data()}, [&](int64_t r0, int64_t r1, auto out) {
+  float* __restrict yp = y.data();
+  detail::for_each_row_block(x.shape().n() * HW, C, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* __restrict g = gp + (r / HW) * C;
       const float* __restrict xr = xp + r * C;
-      float* __restrict yr = out[0] + (r - r0) * C;
+      float* __restrict yr = yp + r * C;
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * g[c];
     }
@@ -77,12 +78,13 @@ inline Tensor<Cpu> se_input_gradient(const Tensor<Cpu>& dy, const Tensor<Cpu>& g
   const float* __restrict gp = dy.data();
   const float* __restrict sp = gate.data();
   const float* __restrict qp = dsqueeze.data();
-  detail::for_each_row_block_out<1>(dy.shape().n() * HW, C, {dx.data()}, [&](int64_t r0, int64_t r1, auto out) {
+  float* __restrict dp = dx.data();
+  detail::for_each_row_block(dy.shape().n() * HW, C, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* __restrict s = sp + (r / HW) * C;
       const float* __restrict q = qp + (r / HW) * C;
       const float* __restrict gr = gp + r * C;
-      float* __restrict dr = out[0] + (r - r0) * C;
+      float* __restrict dr = dp + r * C;
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) dr[c] = gr[c] * s[c] + q[c] * inv;
     }
