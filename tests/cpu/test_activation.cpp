@@ -108,16 +108,3 @@ TEST_CASE("Activation layer: train caches the input, inference does not, names")
   CHECK_THROWS_AS(cpu::activation_backward(Act::ReLU, to_tensor(s, xv), Tensor<Cpu>::zeros(Shape{3})),
                   ShapeError);
 }
-
-TEST_CASE("Activation CPU ops on a tensor big enough for streaming stores") {
-  const Shape s{2, 100, 101, 107};  // 8.6 MB, not a multiple of 16 floats
-  const auto xv = rounded(ref::random_vector(s.numel(), 5, -8, 8));
-  const auto dyv = rounded(ref::random_vector(s.numel(), 6));
-  for (const auto& c : {kCases[1], kCases[2]}) {
-    CAPTURE(act_name(c.act));
-    auto x = to_tensor(s, xv);
-    SKN_CHECK_CLOSE(cpu::activation_forward(c.act, x).to_vector(), ref::activation_forward(c.ref, xv), 1e-6, 1e-5);
-    SKN_CHECK_CLOSE(cpu::activation_backward(c.act, x, to_tensor(s, dyv)).to_vector(),
-                    ref::activation_backward(c.ref, xv, dyv), 1e-6, 1e-5);
-  }
-}

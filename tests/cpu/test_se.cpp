@@ -62,9 +62,7 @@ TEST_CASE("SEBlock CPU vs reference: forward, dx and all parameter gradients") {
   };
   uint64_t seed = 30;
   for (const Case& c : {Case{Shape{1, 7, 7, 16}, 4, Act::ReLU}, Case{Shape{3, 5, 3, 17}, 5, Act::Swish},
-                        Case{Shape{2, 1, 1, 40}, 10, Act::Swish}, Case{Shape{2, 9, 11, 64}, 8, Act::ReLU},
-                        // 8.4 MB: the streaming-store path of the scale passes, odd channel count
-                        Case{Shape{2, 91, 97, 119}, 7, Act::Swish}}) {
+                        Case{Shape{2, 1, 1, 40}, 10, Act::Swish}, Case{Shape{2, 9, 11, 64}, 8, Act::ReLU}}) {
     CAPTURE(c.s.str());
     const int64_t N = c.s.n(), HW = c.s.h() * c.s.w(), C = c.s.c();
     const auto p = random_params(C, c.Cr, c.inner == Act::ReLU ? ref::RefAct::ReLU : ref::RefAct::Swish, ++seed);

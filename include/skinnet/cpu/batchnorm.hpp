@@ -91,7 +91,8 @@ inline void batchnorm_forward_train(const Tensor<Cpu>& x, const Tensor<Cpu>& gam
   detail::ensure_shape(batch_invstd, Shape{C});
 
   // Pass 1: per-chunk sums and sums of squares in double. E[x^2] - E[x]^2 in double loses nothing
-  // that matters unless |mean| / std exceeds ~1e6.
+  // that matters unless |mean| / std exceeds ~1e6. (Tried: summing 32-row tiles in float vector
+  // registers first; it measured no faster on this machine, so the simpler form stays.)
   const detail::RowChunks chunks(M, C);
   std::vector<double> psum(static_cast<size_t>(chunks.count * C)), psq(psum.size());
   const float* __restrict xp = x.data();

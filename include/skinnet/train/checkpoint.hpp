@@ -26,8 +26,11 @@ struct TrainState {
   double best_metric = 0.0;  // best validation metric so far
   int64_t best_epoch = 0;    // 1-based; 0: none yet
   int64_t bad_epochs = 0;    // epochs since the best (early stopping)
-  int64_t plateau_bad = 0, plateau_cooldown = 0;
-  double plateau_best = 0.0;
+  // Multiplier on the configured learning rate: 1, halved by each NaN rollback (--nan-policy rollback).
+  // Part of the checkpoint so that a run resumed after a rollback keeps the lower rate.
+  double lr_scale = 1.0;
+  // ReduceLrOnPlateau::state() (keys "plateau.*"), empty unless the plateau schedule is in use.
+  std::map<std::string, double> plateau;
 };
 
 namespace checkpoint_detail {
@@ -57,9 +60,8 @@ void save_checkpoint(const std::filesystem::path& path, Module<D>& model, Optimi
   info.extra["train.best_metric"] = exact(st.best_metric);
   info.extra["train.best_epoch"] = std::to_string(st.best_epoch);
   info.extra["train.bad_epochs"] = std::to_string(st.bad_epochs);
-  info.extra["train.plateau_bad"] = std::to_string(st.plateau_bad);
-  info.extra["train.plateau_cooldown"] = std::to_string(st.plateau_cooldown);
-  info.extra["train.plateau_best"] = exact(st.plateau_best);
+  info.extra["train.lr_scale"] = exact(st.lr_scale);
+  for (const auto& [key, value] : st.plateau) info.extra["train." + key] = exact(value);
   for (const auto& [name, value] : optimizer.state_counters()) info.extra[name] = std::to_string(value);
   std::vector<std::vector<float>> host;
   std::vector<io::TensorRef> refs;
@@ -93,9 +95,9 @@ TrainState load_checkpoint(const std::filesystem::path& path, Module<D>& model, 
   st.best_metric = number(meta, "train.best_metric", src);
   st.best_epoch = static_cast<int64_t>(number(meta, "train.best_epoch", src));
   st.bad_epochs = static_cast<int64_t>(number(meta, "train.bad_epochs", src));
-  st.plateau_bad = static_cast<int64_t>(number(meta, "train.plateau_bad", src));
-  st.plateau_cooldown = static_cast<int64_t>(number(meta, "train.plateau_cooldown", src));
-  st.plateau_best = number(meta, "train.plateau_best", src);
+  st.lr_scale = number(meta, "train.lr_scale", src);
+  for (const auto& [key, value] : meta)
+    if (key.rfind("train.plateau.", 0) == 0) st.plateau[key.substr(6)] = number(meta, key, src);
   optimizer.clear_state();
   for (const auto& t : reader.tensors()) {
     if (!Optimizer<D>::is_state_name(t.name)) continue;

@@ -67,9 +67,14 @@ struct TrainConfig {
   int workers = 2;
   std::filesystem::path out = "runs/run";
   bool resume = false;
+  // End fit() after this many completed epochs (0: off), exactly as if the process had been stopped
+  // right after that epoch's checkpoint; the schedule still spans `epochs`. For time-boxed jobs and for
+  // testing --resume.
+  int64_t stop_after_epochs = 0;
   int64_t max_batches = 0;         // per epoch (quick demos); 0: all
   int freeze_epochs = 0;           // train only the classifier for the first N epochs (fine-tuning)
   std::string nan_policy = "stop";  // stop | rollback (reload last checkpoint, halve the LR)
+  int max_rollbacks = 3;           // rollback: give up (NumericError) after this many in one fit()
   bool progress = true;
   std::string command_line;        // recorded in the report
   std::map<std::string, std::string> extra_metadata;  // copied into the model files (e.g. data source)
@@ -117,7 +122,7 @@ class Trainer {
 
   // Trains for the configured epochs (or until early stopping); then evaluates the best model on the
   // test split (the validation split when there is no test split) and writes the report. Returns the
-  // report's path.
+  // report's path (empty when stop_after_epochs ended the run early: no report yet).
   std::filesystem::path fit() {
     namespace fs = std::filesystem;
     fs::create_directories(cfg_.out);
@@ -126,11 +131,13 @@ class Trainer {
     st.lr = cfg_.lr;
     st.best_metric = monitor_max() ? -INFINITY : INFINITY;
     if (cfg_.resume) st = resume_state();
+    restore_plateau(st);
     Loader train_loader(train_set_, loader_options(true));
     Loader val_loader(val_set_, loader_options(false));
     const int64_t bpe = cfg_.max_batches > 0 ? std::min(cfg_.max_batches, train_loader.batches_per_epoch())
                                              : train_loader.batches_per_epoch();
-    auto schedule = make_schedule(bpe);
+    auto schedule = make_schedule(bpe, st.lr_scale);
+    int rollbacks = 0;
     say("train: ", cfg_.model, " on ", data_.data.source, " — ", train_set_.size(), " train / ", val_set_.size(),
         " val / ", test_set_.size(), " test images, ", data_.data.num_classes(), " classes, ", image_size_, "x",
         image_size_, ", ", model_->parameter_count(), " parameters, device ", D::name, "\n");
@@ -170,18 +177,37 @@ class Trainer {
                      static_cast<double>(correct) / static_cast<double>(seen), seen, t0);
       }
       if (diverged) {
-        if (cfg_.nan_policy == "rollback" && fs::exists(cfg_.out / "last.safetensors")) {
-          say("\ntrain: loss became NaN/Inf in epoch ", epoch + 1, "; rolling back to the last checkpoint and halving the LR\n");
-          st = load_checkpoint(cfg_.out / "last.safetensors", *model_, *optimizer_);
-          cfg_.lr *= 0.5;
-          st.lr = cfg_.lr;
-          schedule = make_schedule(bpe);
-          epoch = st.epochs_done - 1;
+        // st.step is the step whose forward pass produced the non-finite loss (it was not taken).
+        const std::string where = detail::concat("train: the loss became NaN or Inf at epoch ", epoch + 1, ", step ",
+                                                 st.step + 1, " (batch ", b + 1, " of the epoch, learning rate ",
+                                                 optimizer_->lr(), ")");
+        const auto last = cfg_.out / "last.safetensors";
+        if (cfg_.nan_policy == "rollback" && rollbacks < cfg_.max_rollbacks && fs::exists(last)) {
+          // Back to the end of the last completed epoch (weights, BN statistics, optimizer state, counters,
+          // plateau state) with half the learning rate, then redo the epochs from there. The lower rate is
+          // part of the state (lr_scale), so it survives later checkpoints and a --resume.
+          ++rollbacks;
+          const double scale = st.lr_scale * 0.5;
+          st = load_checkpoint(last, *model_, *optimizer_);
+          st.lr_scale = scale;
+          st.lr *= 0.5;
+          if (st.plateau.count("plateau.lr")) st.plateau["plateau.lr"] *= 0.5;
+          restore_plateau(st);
+          optimizer_->set_lr(st.lr);
+          schedule = make_schedule(bpe, st.lr_scale);
+          history_.resize(static_cast<size_t>(std::min<int64_t>(st.epochs_done, static_cast<int64_t>(history_.size()))));
+          say("\n", where, "; rolled back to ", last.string(), " (after epoch ", st.epochs_done,
+              ") and halved the learning rate (now ", st.lr_scale, " x --lr); rollback ", rollbacks, " of at most ",
+              cfg_.max_rollbacks, "\n");
+          epoch = st.epochs_done - 1;  // the loop's ++epoch redoes the first epoch after the checkpoint
           continue;
         }
-        throw NumericError(detail::concat("train: the loss became NaN or Inf at epoch ", epoch + 1, ", step ", st.step,
-                                          " (learning rate ", optimizer_->lr(),
-                                          "). Lower --lr, add --clip-norm, or use --nan-policy rollback."));
+        if (cfg_.nan_policy == "rollback")
+          throw NumericError(detail::concat(where, ". --nan-policy rollback gave up: ",
+                                            fs::exists(last) ? detail::concat(rollbacks, " rollback(s) already made")
+                                                             : std::string("no checkpoint to roll back to yet"),
+                                            ". Lower --lr or add --clip-norm."));
+        throw NumericError(where + ". Lower --lr, add --clip-norm, or use --nan-policy rollback.");
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (!schedule) st.lr = optimizer_->lr();
@@ -220,6 +246,10 @@ class Trainer {
       if (cfg_.patience > 0 && st.bad_epochs >= cfg_.patience) {
         say("train: early stop — no improvement of ", cfg_.monitor, " for ", cfg_.patience, " epochs\n");
         break;
+      }
+      if (cfg_.stop_after_epochs > 0 && st.epochs_done >= cfg_.stop_after_epochs && st.epochs_done < cfg_.epochs) {
+        say("train: stopping after epoch ", st.epochs_done, " as asked; continue with --resume\n");
+        return {};
       }
     }
     return final_report(st);
@@ -317,31 +347,40 @@ class Trainer {
   }
 
   // nullptr for the plateau schedule, which changes the LR between epochs only.
-  std::unique_ptr<LrSchedule> make_schedule(int64_t batches_per_epoch) const {
+  // lr_scale: 1, or less after NaN rollbacks (the whole schedule is scaled).
+  std::unique_ptr<LrSchedule> make_schedule(int64_t batches_per_epoch, double lr_scale) const {
     const int64_t total = std::max<int64_t>(1, batches_per_epoch * cfg_.epochs);
     const int64_t warmup = static_cast<int64_t>(cfg_.warmup_epochs * static_cast<double>(batches_per_epoch));
-    if (cfg_.schedule == "constant") return std::make_unique<ConstantLr>(cfg_.lr);
+    const double lr = cfg_.lr * lr_scale;
+    if (cfg_.schedule == "constant") return std::make_unique<ConstantLr>(lr);
     if (cfg_.schedule == "step")
-      return std::make_unique<StepLr>(cfg_.lr, std::max<int64_t>(1, cfg_.step_epochs * batches_per_epoch), cfg_.gamma);
-    if (cfg_.schedule == "cosine") return std::make_unique<CosineLr>(cfg_.lr, total, warmup);
-    if (cfg_.schedule == "poly") return std::make_unique<PolyLr>(cfg_.lr, total, 0.9, 0.0, warmup);
+      return std::make_unique<StepLr>(lr, std::max<int64_t>(1, cfg_.step_epochs * batches_per_epoch), cfg_.gamma);
+    if (cfg_.schedule == "cosine") return std::make_unique<CosineLr>(lr, total, warmup);
+    if (cfg_.schedule == "poly") return std::make_unique<PolyLr>(lr, total, 0.9, 0.0, warmup);
     if (cfg_.schedule == "plateau") return nullptr;
     throw ValueError("train: unknown --schedule '" + cfg_.schedule + "' (constant, step, cosine, poly, plateau)");
   }
 
-  void plateau_update(TrainState& st, double metric) {
+  // The plateau schedule's tracker (best metric, bad epochs, cooldown, current LR) is part of the
+  // checkpoint: it is rebuilt here from TrainState::plateau at the start of fit() (fresh when empty) and
+  // after a rollback, so a resumed run reduces the LR at exactly the epochs an uninterrupted one does.
+  void restore_plateau(TrainState& st) {
+    if (cfg_.schedule != "plateau") return;
     ReduceLrOnPlateau::Options o;
     o.mode = monitor_max() ? MetricMode::Max : MetricMode::Min;
     o.patience = cfg_.plateau_patience;
     o.factor = cfg_.gamma;
-    // The plateau tracker is rebuilt from the checkpointed counters each epoch, so resume is exact.
-    const double before = optimizer_->lr();
-    if (!plateau_) plateau_ = std::make_unique<ReduceLrOnPlateau>(before, o);
+    plateau_ = std::make_unique<ReduceLrOnPlateau>(cfg_.lr * st.lr_scale, o);
+    if (!st.plateau.empty()) plateau_->load_state(st.plateau);
+    st.plateau = plateau_->state();
+    st.lr = plateau_->lr();
+    optimizer_->set_lr(st.lr);
+  }
+  void plateau_update(TrainState& st, double metric) {
     const double lr = plateau_->update(metric);
     optimizer_->set_lr(lr);
     st.lr = lr;
-    st.plateau_bad = plateau_->bad_epochs();
-    st.plateau_best = plateau_->best();
+    st.plateau = plateau_->state();
   }
 
   TrainState resume_state() {
@@ -386,7 +425,7 @@ class Trainer {
     info.class_names = data_.data.classes;
     info.input_size = image_size_;
     info.normalization = norm_;
-    info.extra["width_multiplier"] = std::to_string(cfg_.model_options.width_multiplier);
+    info.extra["width_multiplier"] = checkpoint_detail::exact(cfg_.model_options.width_multiplier);  // round-trips
     info.extra["activation"] = act_name(cfg_.model_options.activation);
     for (const auto& [k, v] : cfg_.extra_metadata) info.extra[k] = v;
     return info;
