@@ -5,3 +5,4 @@
 #include "skinnet/cuda/runtime.hpp"
 #include "skinnet/cuda/caching_allocator.hpp"
 #include "skinnet/cuda/device_memory.hpp"
+#include "skinnet/cuda/gemm.hpp"
