@@ -47,7 +47,7 @@ fs::path xf_repo_root() { return fs::path(__FILE__).parent_path().parent_path().
 fs::path xf_python() {
   const char* env = std::getenv("SKINNET_PYTHON");
   if (env && *env) return ::access(env, X_OK) == 0 ? fs::path(env) : fs::path();
-  for (const fs::path p : {xf_repo_root() / ".venv" / "bin" / "python", fs::path("/usr/bin/python3")})
+  for (const fs::path& p : {xf_repo_root() / ".venv" / "bin" / "python", fs::path("/usr/bin/python3")})
     if (::access(p.c_str(), X_OK) == 0) return p;
   return {};
 }

@@ -14,6 +14,10 @@ struct ModelOptions {
   float dropout = -1.0f;        // before the classifier; < 0 = default (EfficientNet: 0.2 ... 0.5)
   float drop_connect = -1.0f;   // EfficientNet stochastic depth base rate; < 0 = 0.2
   float bn_eps = -1.0f;         // < 0 = default (ResNet 1e-5, Xception / EfficientNet 1e-3)
+  // To run weights trained elsewhere, use that framework's eps: Keras and timm's tf_efficientnet_* 1e-3
+  // (the default); torchvision's efficientnet_b0...b4 and timm's efficientnet_* PyTorch's BatchNorm
+  // default 1e-5 (torchvision's b5...b7: 1e-3); ResNets 1e-5 everywhere. See docs/architectures.md;
+  // tests/cpu/test_crossframework.cpp checks the torchvision pairing.
   // BatchNorm running-average momentum (PyTorch convention: weight of the new batch). < 0 = default
   // (ResNet 0.1, Keras models 0.01 = Keras' 0.99). Short runs want 0.1: with 0.01 the running
   // statistics need hundreds of steps to forget their initial values.

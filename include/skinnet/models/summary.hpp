@@ -132,7 +132,7 @@ int64_t count_macs(Module<D>& m, const Shape& in) {
 
 struct LayerRow {
   std::string name;         // dotted path, e.g. "layer2.0" or "blocks.3.1"
-  std::string description;  // Module::name()
+  std::string description;  // Module::name(), or the layers of a residual block
   int depth = 0;            // 0 = top-level child of features(), 1+ = a block inside it
   Shape output;
   int64_t parameters = 0;
@@ -153,11 +153,53 @@ struct ModelSummary {
 
 namespace summary_detail {
 
+// A few words per layer, for the parts of a block's description.
+template <class D>
+std::string part(Module<D>& m) {
+  const auto k = [](int64_t kernel, int64_t stride) {
+    return std::to_string(kernel) + "x" + std::to_string(kernel) + (stride == 1 ? "" : "/" + std::to_string(stride));
+  };
+  if (auto* c = dynamic_cast<Conv2D<D>*>(&m)) return "conv" + k(c->kernel(), c->stride()) + " " + std::to_string(c->out_channels());
+  if (auto* dw = dynamic_cast<DepthwiseConv2D<D>*>(&m)) return "dw" + k(dw->kernel(), dw->stride());
+  if (auto* sep = dynamic_cast<SeparableConv2D<D>*>(&m))
+    return "sep" + k(sep->depthwise().kernel(), sep->depthwise().stride()) + " " +
+           std::to_string(sep->pointwise().out_channels());
+  if (auto* se = dynamic_cast<SEBlock<D>*>(&m)) return "SE " + std::to_string(se->reduce_weight().value.shape()[3]);
+  if (dynamic_cast<MaxPool2D<D>*>(&m)) return "maxpool";
+  if (auto* seq = dynamic_cast<Sequential<D>*>(&m)) {
+    std::string out;
+    for (size_t i = 0; i < seq->size(); ++i) {
+      const std::string p = part<D>(seq->child(i));
+      if (!p.empty()) out += (out.empty() ? "" : ", ") + p;
+    }
+    return out;
+  }
+  return "";  // BatchNorm (activation fused), activations, drop-connect: not worth a word
+}
+
+// Module::name(), except for residual blocks, whose name says little ("Residual(Sequential(7) + ...)"):
+// those list their branch and shortcut, e.g. "conv1x1 64, conv3x3 64, conv1x1 256, SE 16 + conv1x1 256".
+template <class D>
+std::string describe(Module<D>& m) {
+  if (auto* res = dynamic_cast<Residual<D>*>(&m))
+    return part<D>(res->branch()) + " + " + (res->shortcut() ? part<D>(*res->shortcut()) : std::string("identity"));
+  if (auto* seq = dynamic_cast<Sequential<D>*>(&m)) {
+    bool of_blocks = seq->size() > 0;  // a stage (ResNet layerN, EfficientNet blocks.S) or a list of stages
+    for (size_t i = 0; i < seq->size(); ++i) {
+      Module<D>& c = seq->child(i);
+      of_blocks = of_blocks && (dynamic_cast<Residual<D>*>(&c) || dynamic_cast<MBConv<D>*>(&c) ||
+                                dynamic_cast<Sequential<D>*>(&c));
+    }
+    return of_blocks ? std::to_string(seq->size()) + (seq->size() == 1 ? " block" : " blocks") : part<D>(*seq);
+  }
+  return m.name();
+}
+
 template <class D>
 void add_rows(Module<D>& m, const std::string& name, int depth, const Shape& in, ModelSummary& s) {
   LayerRow row;
   row.name = name;
-  row.description = m.name();
+  row.description = describe<D>(m);
   row.depth = depth;
   row.output = m.output_shape(in);
   row.parameters = m.parameter_count();
@@ -221,7 +263,7 @@ ModelSummary summarize(Classifier<D>& model, int64_t image_size = 0) {
 }
 
 // The summary as a table; descriptions longer than `width` characters are cut with "...".
-inline std::string format_summary(const ModelSummary& s, size_t width = 56) {
+inline std::string format_summary(const ModelSummary& s, size_t width = 60) {
   using summary_detail::with_commas;
   std::ostringstream o;
   char line[512];
