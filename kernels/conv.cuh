@@ -38,11 +38,19 @@ struct ConvDims {
   int oh, ow, oc;
 };
 
-// Tile used by every conv pass: 64 x 64 outputs per block, K slices of 8, 4 x 4 outputs per thread,
-// 256 threads, up to 4 blocks per SM. The same shape as GemmTileSmall: convolutions of the target
-// networks have 16..2048 output channels, so a 64-wide N tile wastes little, and a 64-row M tile gives
+// The two tile shapes; the launcher picks by the output's column count N (cout, or cin for dx).
+// Square tile, for N > 32: 64 x 64 outputs per block, K slices of 8, 4 x 4 outputs per thread, 256
+// threads, up to 4 blocks per SM. The same shape as GemmTileSmall: most convolutions of the target
+// networks have 64..2048 output channels, so a 64-wide N tile wastes little, and a 64-row M tile gives
 // enough blocks on the low-resolution late layers.
 using ConvTile = GemmTile<64, 64, 8, 4, 4, 4>;
+// For outputs with at most 32 columns (stems and EfficientNet's narrow project convs: cout 16..32, and
+// the input gradient of a 3-channel stem): 128 x 32 tiles, still 256 threads with 4 x 4 outputs each,
+// so no thread computes columns that do not exist, and each block covers twice the rows. Each thread
+// gathers 4 A elements per slice (twice the square tile's) and keeps their decoded rows in registers:
+// 95-109 registers, so two blocks per SM; capped at 64 (four blocks) or 80 (three) ptxas spilled.
+using ConvTileNarrow = GemmTile<128, 32, 8, 4, 4, 2>;
+inline constexpr int kConvNarrowMaxColumns = 32;
 
 namespace conv_detail {
 

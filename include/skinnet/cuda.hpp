@@ -6,3 +6,6 @@
 #include "skinnet/cuda/caching_allocator.hpp"
 #include "skinnet/cuda/device_memory.hpp"
 #include "skinnet/cuda/gemm.hpp"
+#include "skinnet/cuda/conv2d.hpp"
+#include "skinnet/cuda/depthwise.hpp"
+#include "skinnet/cuda/pool.hpp"

@@ -6,12 +6,18 @@
 
 namespace skinnet::cuda {
 
-template __global__ void kernels::conv_gemm<kernels::ConvTile, kernels::ConvForwardProblem>(
-    kernels::ConvForwardProblem, int);
-template __global__ void kernels::conv_gemm<kernels::ConvTile, kernels::ConvBackwardInputProblem>(
-    kernels::ConvBackwardInputProblem, int);
-template __global__ void kernels::conv_gemm<kernels::ConvTile, kernels::ConvBackwardWeightProblem>(
-    kernels::ConvBackwardWeightProblem, int);
+#define SKN_INSTANTIATE_CONV_GEMM(Tile)                                                                    \
+  template __global__ void kernels::conv_gemm<kernels::Tile, kernels::ConvForwardProblem>(                 \
+      kernels::ConvForwardProblem, int);                                                                   \
+  template __global__ void kernels::conv_gemm<kernels::Tile, kernels::ConvBackwardInputProblem>(           \
+      kernels::ConvBackwardInputProblem, int);                                                             \
+  template __global__ void kernels::conv_gemm<kernels::Tile, kernels::ConvBackwardWeightProblem>(          \
+      kernels::ConvBackwardWeightProblem, int);
+
+SKN_INSTANTIATE_CONV_GEMM(ConvTile)
+SKN_INSTANTIATE_CONV_GEMM(ConvTileNarrow)
+#undef SKN_INSTANTIATE_CONV_GEMM
+
 template __global__ void kernels::column_sums<float>(const float*, int, int, int, float*);
 template __global__ void kernels::add_split_sums<float>(const float*, int, int64_t, int64_t, float*);
 

@@ -37,17 +37,23 @@ struct ConvCase {
   std::string pad;  // "same", "valid" or "explicit"
   int64_t pt = 0, pb = 0, pl = 0, pr = 0;
   bool bias = true;
+  int64_t kw_override = 0, sw_override = 0;  // non-square kernels / strides (0: same as k / stride)
 
+  int64_t kw() const { return kw_override ? kw_override : k; }
+  int64_t sw() const { return sw_override ? sw_override : stride; }
   Padding padding() const {
     if (pad == "same") return Padding::same();
     if (pad == "valid") return Padding::valid();
     return Padding::explicit_pads(pt, pb, pl, pr);
   }
-  ref::WindowDims dims() const { return ref::window_dims(n, h, w, cin, k, k, stride, stride, pad, cout, pt, pb, pl, pr); }
-  ConvGeometry geometry() const { return ConvGeometry::make(Shape::nhwc(n, h, w, cin), k, stride, padding(), cout, "test"); }
+  ref::WindowDims dims() const { return ref::window_dims(n, h, w, cin, k, kw(), stride, sw(), pad, cout, pt, pb, pl, pr); }
+  ConvGeometry geometry() const {
+    return ConvGeometry::make(Shape::nhwc(n, h, w, cin), k, kw(), stride, sw(), padding(), cout, "test");
+  }
   std::string str() const {
     return "n" + std::to_string(n) + " " + std::to_string(h) + "x" + std::to_string(w) + " " + std::to_string(cin) +
-           "->" + std::to_string(cout) + " k" + std::to_string(k) + " s" + std::to_string(stride) + " " + pad +
+           "->" + std::to_string(cout) + " k" + std::to_string(k) + "x" + std::to_string(kw()) + " s" +
+           std::to_string(stride) + "x" + std::to_string(sw()) + " " + pad +
            (pad == "explicit" ? "(" + std::to_string(pt) + std::to_string(pb) + std::to_string(pl) + std::to_string(pr) + ")" : "") +
            (bias ? " bias" : "");
   }
@@ -63,8 +69,22 @@ bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// Every kernel runs in these thread orders; the results must agree bit for bit. Under ThreadSanitizer
+// the race detector itself sees unsynchronised shared-memory accesses in any order, and every emulated
+// switch costs about 100x more, so one order keeps the TSan stage of CI short.
+#if defined(__SANITIZE_THREAD__)
+#define SKN_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SKN_TEST_TSAN 1
+#endif
+#endif
+#if defined(SKN_TEST_TSAN)
+const std::pair<emu::ThreadOrder, const char*> kOrders[] = {{emu::ThreadOrder::Random, "random"}};
+#else
 const std::pair<emu::ThreadOrder, const char*> kOrders[] = {
     {emu::ThreadOrder::Forward, "forward"}, {emu::ThreadOrder::Reverse, "reverse"}, {emu::ThreadOrder::Random, "random"}};
+#endif
 
 constexpr float kDwStart = 0.5f, kDbStart = -0.25f;  // backward_params adds to these
 
@@ -79,7 +99,7 @@ void check_case(const ConvCase& c, uint64_t seed) {
   REQUIRE(g.out_h == d.oh);
   REQUIRE(g.out_w == d.ow);
   const auto xs = random_floats(static_cast<size_t>(d.in_size()), seed);
-  const auto ws = random_floats(static_cast<size_t>(c.k * c.k * c.cin * c.cout), seed + 1);
+  const auto ws = random_floats(static_cast<size_t>(c.k * c.kw() * c.cin * c.cout), seed + 1);
   const auto bs = random_floats(static_cast<size_t>(c.cout), seed + 2);
   const auto dys = random_floats(static_cast<size_t>(d.out_size()), seed + 3);
 
@@ -91,10 +111,10 @@ void check_case(const ConvCase& c, uint64_t seed) {
   for (auto& v : db_ref) v += kDbStart;
   // float32 sums of up to k*k*cin (forward), k*k*cout (dx) or n*oh*ow (dW) terms of size ~1.
   const double tol =
-      2e-5 * std::sqrt(static_cast<double>(c.k * c.k * (c.cin + c.cout) + d.n * d.oh * d.ow));
+      2e-5 * std::sqrt(static_cast<double>(c.k * c.kw() * (c.cin + c.cout) + d.n * d.oh * d.ow));
 
   const auto x = Tensor<Cuda>::from_vector(g.in_shape(), xs);
-  const auto w = Tensor<Cuda>::from_vector(Shape{c.k, c.k, c.cin, c.cout}, ws);
+  const auto w = Tensor<Cuda>::from_vector(Shape{c.k, c.kw(), c.cin, c.cout}, ws);
   const auto b = Tensor<Cuda>::from_vector(Shape{c.cout}, bs);
   const auto dy = Tensor<Cuda>::from_vector(g.out_shape(), dys);
 
@@ -145,12 +165,21 @@ TEST_CASE("cuda conv2d matches the reference: kernels 1 3 5 7, strides 1 2, ever
       {1, 15, 13, 3, 10, 7, 2, "explicit", 3, 3, 3, 3},  // ResNet stem geometry, small
       {2, 6, 5, 2, 3, 7, 1, "same"},                     // kernel larger than the image
       {1, 4, 4, 33, 2, 2, 2, "valid"},                   // even kernel
+      {1, 9, 8, 4, 5, 2, 1, "same", 0, 0, 0, 0, true, 3, 2},        // 2x3 kernel, strides 1x2
+      {2, 7, 10, 3, 2, 3, 2, "explicit", 1, 0, 2, 2, false, 5, 1},  // 3x5 kernel, strides 2x1
   };
   uint64_t seed = 100;
   for (const ConvCase& c : cases) check_case(c, seed += 10);
 }
 
 TEST_CASE("cuda conv2d: several output tiles in both directions and a split weight gradient") {
+  // Outputs with <= 32 columns take the 128 x 32 tile, wider ones the 64 x 64 tile (see conv2d.hpp).
+  REQUIRE(cuda::conv_detail::use_narrow_tile(32));
+  REQUIRE_FALSE(cuda::conv_detail::use_narrow_tile(33));
+  // Exactly 32 output channels (narrow tile, full width) over 143 pixels: two 128-row tiles.
+  check_case({1, 13, 11, 4, 32, 3, 1, "same"}, 490);
+  // 33 in and out channels: the square tile with a one-column second tile, for y, dx and dW.
+  check_case({1, 9, 9, 33, 33, 3, 2, "same"}, 495);
   // 70 output channels: two 64-wide column tiles; 1 x 11 x 13 = 143 pixels: three row tiles.
   check_case({1, 11, 13, 5, 70, 3, 1, "same"}, 500);
   // 70 input channels: two column tiles of dx, and a 3*3*70 = 630-long patch (ten weight-grad row tiles).
@@ -228,4 +257,13 @@ TEST_CASE("Conv2D<Cuda> forward and backward equal Conv2D<Cpu> from the same see
     SKN_CHECK_CLOSE(dev.weight().grad.to_vector(), host.weight().grad.to_vector(), 1e-5, 1e-5);
     if (l.bias) SKN_CHECK_CLOSE(dev.bias().grad.to_vector(), host.bias().grad.to_vector(), 1e-5, 1e-5);
   }
+}
+
+TEST_CASE("cuda conv launchers refuse geometries beyond the kernels' 32-bit indices") {
+  // 1 x 50000 x 50000 x 1: 2.5e9 input pixels. Only the geometry is built; nothing is allocated.
+  const ConvGeometry g = ConvGeometry::make(Shape::nhwc(1, 50000, 50000, 1), 3, 1, Padding::same(), 4, "big");
+  CHECK_THROWS_WITH_AS(cuda::conv_detail::to_dims(g, "cuda::conv2d_forward"),
+                       doctest::Contains("cuda::conv2d_forward: the geometry"), ValueError);
+  const ConvGeometry ok = ConvGeometry::make(Shape::nhwc(1, 40000, 50000, 1), 3, 2, Padding::same(), 1, "ok");
+  CHECK_NOTHROW(cuda::conv_detail::to_dims(ok, "cuda::conv2d_forward"));  // 2e9 elements still fit
 }

@@ -48,16 +48,24 @@ inline void check_shapes(const ConvGeometry& g, const Shape& x_or_dy, bool is_dy
               wshape.str());
 }
 
-// Launches conv_gemm for one problem over an M x N output with `splits` K chunks of k_chunk.
-template <class Problem>
+// Launches conv_gemm<Tile, Problem> over an M x N output with `splits` K chunks of k_chunk.
+template <class Tile, class Problem>
 void launch_conv_gemm(const Problem& p, int64_t M, int64_t N, int splits, int k_chunk, cudaStream_t stream) {
-  using Tile = kernels::ConvTile;
   const int64_t tiles = ((M + Tile::BM - 1) / Tile::BM) * ((N + Tile::BN - 1) / Tile::BN);
   SKN_REQUIRE(tiles <= std::numeric_limits<int32_t>::max(), ValueError, "skinnet::cuda conv: ", M, " x ", N,
               " output needs ", tiles, " blocks, more than a grid row holds");
   auto* kernel = &kernels::conv_gemm<Tile, Problem>;
   SKN_LAUNCH(kernel, dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(splits)), dim3(Tile::kThreads), 0,
              stream, p, k_chunk);
+}
+
+// The tile shape for an output of N columns: narrow tiles when N <= 32 (a 64-wide tile would leave at
+// least half of its threads computing columns that do not exist), the square tile otherwise.
+inline bool use_narrow_tile(int64_t N) { return N <= kernels::kConvNarrowMaxColumns; }
+
+template <class Tile>
+int64_t tile_count(int64_t M, int64_t N) {
+  return ((M + Tile::BM - 1) / Tile::BM) * ((N + Tile::BN - 1) / Tile::BN);
 }
 
 // How many K chunks the weight gradient's sum over `pixels` is split into: enough blocks to fill a
@@ -117,7 +125,11 @@ inline Tensor<Cuda> conv2d_forward(const Tensor<Cuda>& x, const Tensor<Cuda>& w,
   const kernels::ConvDims d = conv_detail::to_dims(g, op);
   Tensor<Cuda> y(g.out_shape());
   const kernels::ConvForwardProblem p{d, x.data(), w.data(), bias ? bias->data() : nullptr, y.data()};
-  conv_detail::launch_conv_gemm(p, g.out_pixels(), g.out_c, 1, static_cast<int>(g.patch()), 0);
+  const int64_t M = g.out_pixels(), N = g.out_c, K = g.patch();
+  if (conv_detail::use_narrow_tile(N))
+    conv_detail::launch_conv_gemm<kernels::ConvTileNarrow>(p, M, N, 1, static_cast<int>(K), 0);
+  else
+    conv_detail::launch_conv_gemm<kernels::ConvTile>(p, M, N, 1, static_cast<int>(K), 0);
   return y;
 }
 
@@ -127,7 +139,11 @@ inline Tensor<Cuda> conv2d_backward_input(const Tensor<Cuda>& dy, const Tensor<C
   const kernels::ConvDims d = conv_detail::to_dims(g, op);
   Tensor<Cuda> dx(g.in_shape());
   const kernels::ConvBackwardInputProblem p{d, dy.data(), w.data(), dx.data()};
-  conv_detail::launch_conv_gemm(p, g.in_pixels(), g.in_c, 1, static_cast<int>(g.k_h * g.k_w * g.out_c), 0);
+  const int64_t M = g.in_pixels(), N = g.in_c, K = g.k_h * g.k_w * g.out_c;
+  if (conv_detail::use_narrow_tile(N))
+    conv_detail::launch_conv_gemm<kernels::ConvTileNarrow>(p, M, N, 1, static_cast<int>(K), 0);
+  else
+    conv_detail::launch_conv_gemm<kernels::ConvTile>(p, M, N, 1, static_cast<int>(K), 0);
   return dx;
 }
 
@@ -141,13 +157,18 @@ inline void conv2d_backward_params(const Tensor<Cuda>& x, const Tensor<Cuda>& dy
     SKN_REQUIRE(dbias->shape() == Shape{g.out_c}, ShapeError, op, ": dbias has shape ", dbias->shape().str(),
                 ", expected [", g.out_c, "]");
   const kernels::ConvDims d = conv_detail::to_dims(g, op);
-  using Tile = kernels::ConvTile;
   const int64_t M = g.patch(), N = g.out_c, pixels = g.out_pixels();
-  const int64_t tiles = ((M + Tile::BM - 1) / Tile::BM) * ((N + Tile::BN - 1) / Tile::BN);
-  const conv_detail::SplitPlan plan = conv_detail::plan_splits(pixels, tiles, Tile::BK);
+  const bool narrow = conv_detail::use_narrow_tile(N);
+  const int64_t tiles = narrow ? conv_detail::tile_count<kernels::ConvTileNarrow>(M, N)
+                               : conv_detail::tile_count<kernels::ConvTile>(M, N);
+  static_assert(kernels::ConvTileNarrow::BK == kernels::ConvTile::BK, "one K-slice granule for both tiles");
+  const conv_detail::SplitPlan plan = conv_detail::plan_splits(pixels, tiles, kernels::ConvTile::BK);
   Tensor<Cuda> partial(Shape{plan.splits * M * N});
   const kernels::ConvBackwardWeightProblem p{d, x.data(), dy.data(), partial.data()};
-  conv_detail::launch_conv_gemm(p, M, N, plan.splits, plan.chunk, 0);
+  if (narrow)
+    conv_detail::launch_conv_gemm<kernels::ConvTileNarrow>(p, M, N, plan.splits, plan.chunk, 0);
+  else
+    conv_detail::launch_conv_gemm<kernels::ConvTile>(p, M, N, plan.splits, plan.chunk, 0);
   conv_detail::add_split_sums(partial.data(), plan.splits, M * N, M * N, dw.data(), 0);
   if (dbias) conv_detail::add_column_sums(dy.data(), pixels, g.out_c, dbias->data(), 0);
 }
