@@ -42,7 +42,8 @@ struct BnStatsTerm {
 };
 
 // One thread per channel (grid ceil(C / 256), 256 threads). affine[c] = scale, affine[C + c] = shift.
-__global__ void __launch_bounds__(kFinalizeThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     bn_finalize_stats(const Sum2* __restrict__ partial, int chunks, int C, int64_t M, float momentum, float eps,
                       float* __restrict__ running_mean, float* __restrict__ running_var,
                       float* __restrict__ batch_mean, float* __restrict__ batch_invstd, float* __restrict__ affine) {
@@ -80,7 +81,8 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 // ---- inference forward --------------------------------------------------------------------------
 
 // One thread per channel: the running statistics folded into one affine map (computed in double).
-__global__ void __launch_bounds__(kFinalizeThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     bn_infer_coefficients(const float* __restrict__ gamma, const float* __restrict__ beta,
                           const float* __restrict__ running_mean, const float* __restrict__ running_var, float eps,
                           int C, float* __restrict__ affine) {
@@ -132,7 +134,8 @@ struct BnBackwardTerm {
 
 // One thread per channel. Accumulates the parameter gradients and writes coef[c] = gamma * invstd,
 // coef[C + c] = mean(dz), coef[2C + c] = mean(dz * xhat).
-__global__ void __launch_bounds__(kFinalizeThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     bn_finalize_backward(const Sum2* __restrict__ partial, int chunks, int C, int64_t M,
                          const float* __restrict__ gamma, const float* __restrict__ batch_invstd,
                          float* __restrict__ dgamma, float* __restrict__ dbeta, float* __restrict__ coef) {

@@ -17,7 +17,8 @@ namespace skinnet::cuda::kernels {
 
 // Dropout: thread-stride over groups of 4 elements; one Philox block gives the four uniforms of a
 // group (the same block the CPU computes for it). out[i] = u_i < keep ? in[i] * scale : 0.
-__global__ void __launch_bounds__(kElementwiseThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     dropout_mask_kernel(const float* __restrict__ in, float* __restrict__ out, int64_t n, float keep, float scale,
                         uint32_t key0, uint32_t key1, uint32_t stream, uint32_t step) {
   const int64_t groups = (n + 3) / 4;
@@ -39,7 +40,8 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 
 // DropConnect: blockIdx.y is the sample n (its whole [H, W, C] slab of `per` values is kept or
 // dropped); each thread draws the sample's uniform once and strides over the slab along x.
-__global__ void __launch_bounds__(kElementwiseThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     drop_connect_mask_kernel(const float* __restrict__ in, float* __restrict__ out, int64_t per, float keep,
                              float scale, uint64_t seed, uint32_t stream, uint32_t step) {
   const int64_t n = blockIdx.y;

@@ -7,6 +7,11 @@
 // (the grid is capped, see cuda/elementwise.hpp, and each thread then takes several elements), and
 // consecutive threads touch consecutive floats, so every warp's loads and stores are coalesced.
 // Indices are 64-bit: feature maps of a large batch exceed 2^31 floats.
+//
+// Every kernel of the non-convolution families is a template, at least on its block size `Threads`
+// (which is also its __launch_bounds__): the kernels are defined in headers, and a non-template
+// __global__ function defined in a header that two .cu files include is defined twice when they are
+// linked (nvcc ignores `inline` on __global__), whereas template instantiations merge.
 #include <cstdint>
 
 #include "skinnet/cuda/runtime.hpp"
@@ -26,20 +31,23 @@ __device__ __forceinline__ int64_t grid_stride_step() {
 }
 
 // out = a + b
-__global__ void __launch_bounds__(kElementwiseThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     elementwise_add(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ out, int64_t n) {
   for (int64_t i = grid_stride_begin(); i < n; i += grid_stride_step()) out[i] = a[i] + b[i];
 }
 
 // dst += src
-__global__ void __launch_bounds__(kElementwiseThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     elementwise_add_into(float* __restrict__ dst, const float* __restrict__ src, int64_t n) {
   for (int64_t i = grid_stride_begin(); i < n; i += grid_stride_step()) dst[i] += src[i];
 }
 
 // y[r, c] += bias[c] for rows of C values (the bias of a dense layer; bias is a tiny array that stays
 // in the read-only cache).
-__global__ void __launch_bounds__(kElementwiseThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     add_bias_rows(float* __restrict__ y, const float* __restrict__ bias, int C, int64_t n) {
   for (int64_t i = grid_stride_begin(); i < n; i += grid_stride_step()) y[i] += __ldg(bias + i % C);
 }

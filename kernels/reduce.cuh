@@ -138,7 +138,8 @@ struct ProductTerm {
 // ---- global average pooling backward ------------------------------------------------------------
 
 // dx[n, p, c] = dy[n, c] / HW: a broadcast, elementwise over dx (grid-stride, 256 threads).
-__global__ void __launch_bounds__(kFinalizeThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     global_avg_pool_backward_kernel(const float* __restrict__ dy, float* __restrict__ dx, int64_t HW, int C,
                                     float inv_hw, int64_t n) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;

@@ -16,7 +16,8 @@
 namespace skinnet::cuda::kernels {
 
 // y[n, h, w, c] = x[n, h, w, c] * gate[n, c]
-__global__ void __launch_bounds__(kElementwiseThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     se_scale_kernel(const float* __restrict__ x, const float* __restrict__ gate, float* __restrict__ y, int64_t HW,
                     int C, int64_t n) {
   for (int64_t i = grid_stride_begin(); i < n; i += grid_stride_step()) {
@@ -27,7 +28,8 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 }
 
 // dx = dy * gate[n, c] + dsqueeze[n, c] * inv_hw  (the scale's gradient plus the squeeze's)
-__global__ void __launch_bounds__(kElementwiseThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     se_input_gradient_kernel(const float* __restrict__ dy, const float* __restrict__ gate,
                              const float* __restrict__ dsqueeze, float* __restrict__ dx, int64_t HW, int C,
                              float inv_hw, int64_t n) {

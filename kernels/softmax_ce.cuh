@@ -18,7 +18,8 @@ inline constexpr int kSoftmaxCeThreads = 128;
 
 // weights == nullptr means every class weighs 1. smooth = eps / K, wy_scale = 1 - eps,
 // wall = sum_k w_k, wsum = sum_n w_{y_n} (the normaliser).
-__global__ void __launch_bounds__(kSoftmaxCeThreads)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
     softmax_ce_rows(const float* __restrict__ logits, const int32_t* __restrict__ labels,
                     const float* __restrict__ weights, int N, int K, double smooth, double wy_scale, double wall,
                     double wsum, float* __restrict__ dlogits, double* __restrict__ row_loss) {

@@ -36,11 +36,16 @@ Tensor<D> tensor_of(const Shape& s, const std::vector<double>& v) {
 
 inline ref::RefAct ref_act(Act a) {
   switch (a) {
-    case Act::None: return ref::RefAct::None;
-    case Act::ReLU: return ref::RefAct::ReLU;
-    case Act::Swish: return ref::RefAct::Swish;
-    case Act::Mish: return ref::RefAct::Mish;
-    case Act::Sigmoid: return ref::RefAct::Sigmoid;
+    case Act::None:
+      return ref::RefAct::None;
+    case Act::ReLU:
+      return ref::RefAct::ReLU;
+    case Act::Swish:
+      return ref::RefAct::Swish;
+    case Act::Mish:
+      return ref::RefAct::Mish;
+    case Act::Sigmoid:
+      return ref::RefAct::Sigmoid;
   }
   return ref::RefAct::None;
 }
@@ -73,7 +78,8 @@ inline Outputs in_all_thread_orders(const std::function<Outputs()>& run, uint32_
     REQUIRE(got.size() == first.size());
     for (size_t k = 0; k < got.size(); ++k) {
       INFO("thread order " << entry.second << ", output " << k);
-      CHECK_MESSAGE(same_bits(got[k], first[k]), "differs from the forward-order run: a race or an order-dependent sum");
+      CHECK_MESSAGE(same_bits(got[k], first[k]),
+                    "differs from the forward-order run: a race or an order-dependent sum");
     }
   }
   return first;

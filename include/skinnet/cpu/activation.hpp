@@ -138,7 +138,7 @@ inline Tensor<Cpu> activation_forward(Act a, const Tensor<Cpu>& x) {
   float* __restrict yp = y.data();
   act::dispatch(a, [&]<Act A>() {
     detail::for_each_block(x.numel(), [&](int64_t lo, int64_t hi) {
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t i = lo; i < hi; ++i) yp[i] = act::forward<A>(xp[i]);
     });
   });
@@ -155,7 +155,7 @@ inline Tensor<Cpu> activation_backward(Act a, const Tensor<Cpu>& x, const Tensor
   float* __restrict dp = dx.data();
   act::dispatch(a, [&]<Act A>() {
     detail::for_each_block(x.numel(), [&](int64_t lo, int64_t hi) {
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t i = lo; i < hi; ++i) dp[i] = gp[i] * act::derivative<A>(xp[i]);
     });
   });

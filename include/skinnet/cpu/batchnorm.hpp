@@ -102,7 +102,7 @@ inline void batchnorm_forward_train(const Tensor<Cpu>& x, const Tensor<Cpu>& gam
     for (int64_t c = 0; c < C; ++c) s[c] = q[c] = 0.0;
     for (int64_t r = chunks.begin(k); r < chunks.end(k); ++r) {
       const float* __restrict row = xp + r * C;
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t c = 0; c < C; ++c) {
         const double v = row[c];
         s[c] += v;
@@ -144,7 +144,7 @@ inline void batchnorm_forward_train(const Tensor<Cpu>& x, const Tensor<Cpu>& gam
         const float* __restrict xr = xp + r * C;
         float* __restrict hr = hp + r * C;
         float* __restrict yr = yp + r * C;
-#pragma omp simd
+SKN_OMP_SIMD
         for (int64_t c = 0; c < C; ++c) {
           const float h = xr[c] * sc[c] + sh[c];
           hr[c] = h;
@@ -184,7 +184,7 @@ inline Tensor<Cpu> batchnorm_forward_infer(const Tensor<Cpu>& x, const Tensor<Cp
       for (int64_t r = r0; r < r1; ++r) {
         const float* __restrict xr = xp + r * C;
         float* __restrict yr = yp + r * C;
-#pragma omp simd
+SKN_OMP_SIMD
         for (int64_t c = 0; c < C; ++c) yr[c] = act::forward<A>(xr[c] * sc[c] + sh[c]);
       }
     });
@@ -229,7 +229,7 @@ inline void batchnorm_backward(const Tensor<Cpu>& dy, const Tensor<Cpu>& xhat, c
       for (int64_t r = chunks.begin(k); r < chunks.end(k); ++r) {
         const float* __restrict gr = gp + r * C;
         const float* __restrict hr = hp + r * C;
-#pragma omp simd
+SKN_OMP_SIMD
         for (int64_t c = 0; c < C; ++c) {
           float dz = gr[c];
           if constexpr (A != Act::None) dz *= act::derivative<A>(g[c] * hr[c] + b[c]);
@@ -258,7 +258,7 @@ inline void batchnorm_backward(const Tensor<Cpu>& dy, const Tensor<Cpu>& xhat, c
         const float* __restrict gr = gp + r * C;
         const float* __restrict hr = hp + r * C;
         float* __restrict dr = dp + r * C;
-#pragma omp simd
+SKN_OMP_SIMD
         for (int64_t c = 0; c < C; ++c) {
           float dz = gr[c];
           if constexpr (A != Act::None) dz *= act::derivative<A>(g[c] * hr[c] + b[c]);

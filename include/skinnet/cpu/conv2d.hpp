@@ -56,7 +56,7 @@ inline void add_row_bias(float* y, int64_t rows, int64_t channels, const float* 
   parallel_chunks(0, rows, max_threads(), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       float* row = y + r * channels;
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t c = 0; c < channels; ++c) row[c] += bias[c];
     }
   });
@@ -73,7 +73,7 @@ inline void add_column_sums(const float* m, int64_t rows, int64_t channels, floa
     float* acc = partial.data() + s * channels;
     for (int64_t r = rows * s / slices; r < rows * (s + 1) / slices; ++r) {
       const float* row = m + r * channels;
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t c = 0; c < channels; ++c) acc[c] += row[c];
     }
   });
@@ -85,7 +85,7 @@ inline void add_column_sums(const float* m, int64_t rows, int64_t channels, floa
 
 // dst[i] += src[i]: the one step where a computed gradient meets the accumulated one.
 inline void accumulate(float* dst, const float* src, int64_t n) {
-#pragma omp simd
+SKN_OMP_SIMD
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 

@@ -49,7 +49,7 @@ inline Tensor<Cpu> dense_forward(const Tensor<Cpu>& x, const Tensor<Cpu>& weight
     const float* __restrict bp = bias.data();
     float* __restrict yp = y.data();
     parallel_for(0, d.rows, [&](int64_t r) {
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t j = 0; j < d.out; ++j) yp[r * d.out + j] += bp[j];
     }, 64);
   }

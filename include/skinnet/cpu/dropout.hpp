@@ -63,7 +63,7 @@ inline Tensor<Cpu> apply_drop_connect_mask(const Tensor<Cpu>& in, float keep, ui
     const float m = philox_uniform(seed, stream, step, static_cast<uint64_t>(n)) < keep ? scale : 0.0f;
     const int64_t base = n * per;
     for_each_block(per, [&](int64_t lo, int64_t hi) {
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t i = lo; i < hi; ++i) op[base + i] = ip[base + i] * m;
     });
   }

@@ -51,7 +51,7 @@ inline Tensor<Cpu> add(const Tensor<Cpu>& a, const Tensor<Cpu>& b) {
   const float* __restrict bp = b.data();
   float* __restrict op = out.data();
   detail::for_each_block(a.numel(), [&](int64_t lo, int64_t hi) {
-#pragma omp simd
+SKN_OMP_SIMD
     for (int64_t i = lo; i < hi; ++i) op[i] = ap[i] + bp[i];
   });
   return out;
@@ -64,7 +64,7 @@ inline void add_into(Tensor<Cpu>& dst, const Tensor<Cpu>& src) {
   float* __restrict dp = dst.data();
   const float* __restrict sp = src.data();
   detail::for_each_block(dst.numel(), [&](int64_t lo, int64_t hi) {
-#pragma omp simd
+SKN_OMP_SIMD
     for (int64_t i = lo; i < hi; ++i) dp[i] += sp[i];
   });
 }

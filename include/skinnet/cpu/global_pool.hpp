@@ -25,7 +25,7 @@ inline Tensor<Cpu> global_avg_pool_forward(const Tensor<Cpu>& x) {
     double* __restrict a = acc.data();
     for (int64_t p = 0; p < HW; ++p) {
       const float* __restrict row = xp + (n * HW + p) * C;
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t c = 0; c < C; ++c) a[c] += row[c];
     }
     for (int64_t c = 0; c < C; ++c) yp[n * C + c] = static_cast<float>(a[c] / static_cast<double>(HW));
@@ -47,7 +47,7 @@ inline Tensor<Cpu> global_avg_pool_backward(const Tensor<Cpu>& dy, const Shape& 
   parallel_for(0, N * HW, [&](int64_t r) {
     const float* __restrict g = gp + (r / HW) * C;
     float* __restrict d = dp + r * C;
-#pragma omp simd
+SKN_OMP_SIMD
     for (int64_t c = 0; c < C; ++c) d[c] = g[c] * inv;
   }, 16);
   return dx;

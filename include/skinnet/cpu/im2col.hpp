@@ -68,7 +68,7 @@ inline void col2im_add(const float* col, const ConvGeometry& g, int64_t row0, in
         for (int64_t kw = kw_lo; kw < kw_hi; ++kw) {
           float* d = dx + ((n * g.in_h + ih) * g.in_w + iw0 + kw) * cin;
           const float* s = src + (kh * g.k_w + kw) * cin;
-#pragma omp simd
+SKN_OMP_SIMD
           for (int64_t c = c_lo; c < c_hi; ++c) d[c] += s[c];
         }
       }

@@ -76,7 +76,7 @@ inline Tensor<Cpu> max_pool2d_forward(const Tensor<Cpu>& x, const ConvGeometry& 
             first = false;
             continue;
           }
-#pragma omp simd
+SKN_OMP_SIMD
           for (int64_t c = 0; c < C; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
         }
     }
@@ -115,7 +115,7 @@ inline Tensor<Cpu> max_pool2d_backward(const Tensor<Cpu>& x, const Tensor<Cpu>& 
               first = false;
               continue;
             }
-#pragma omp simd
+SKN_OMP_SIMD
             for (int64_t c = 0; c < nc; ++c) {
               const bool win = in[c] > best[c];  // strictly greater: the first maximum keeps the gradient
               best[c] = win ? in[c] : best[c];
@@ -148,11 +148,11 @@ inline Tensor<Cpu> avg_pool2d_forward(const Tensor<Cpu>& x, const ConvGeometry& 
       for (int64_t i = kh.lo; i < kh.hi; ++i)
         for (int64_t j = kw.lo; j < kw.hi; ++j) {
           const float* in = xp + ((n * g.in_h + ih0 + i) * g.in_w + iw0 + j) * C;
-#pragma omp simd
+SKN_OMP_SIMD
           for (int64_t c = 0; c < C; ++c) out[c] += in[c];
         }
       const float inv = 1.f / static_cast<float>((kh.hi - kh.lo) * (kw.hi - kw.lo));
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t c = 0; c < C; ++c) out[c] *= inv;
     }
   });
@@ -180,7 +180,7 @@ inline Tensor<Cpu> avg_pool2d_backward(const Tensor<Cpu>& dy, const ConvGeometry
           // Same float as the forward's 1/count, so forward and backward are exact adjoints.
           const float inv = 1.f / static_cast<float>((kh.hi - kh.lo) * (kw.hi - kw.lo));
           const float* gin = dyp + ((n * g.out_h + o) * g.out_w + p) * C;
-#pragma omp simd
+SKN_OMP_SIMD
           for (int64_t c = 0; c < C; ++c) out[c] += gin[c] * inv;
         }
       }

@@ -38,7 +38,7 @@ inline Tensor<Cpu> se_scale_forward(const Tensor<Cpu>& x, const Tensor<Cpu>& gat
       const float* __restrict g = gp + (r / HW) * C;
       const float* __restrict xr = xp + r * C;
       float* __restrict yr = yp + r * C;
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * g[c];
     }
   });
@@ -60,7 +60,7 @@ inline Tensor<Cpu> se_gate_gradient(const Tensor<Cpu>& dy, const Tensor<Cpu>& x)
     double* __restrict a = acc.data();
     for (int64_t p = 0; p < HW; ++p) {
       const int64_t off = (n * HW + p) * C;
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t c = 0; c < C; ++c) a[c] += static_cast<double>(gp[off + c]) * xp[off + c];
     }
     for (int64_t c = 0; c < C; ++c) dp[n * C + c] = static_cast<float>(a[c]);
@@ -85,7 +85,7 @@ inline Tensor<Cpu> se_input_gradient(const Tensor<Cpu>& dy, const Tensor<Cpu>& g
       const float* __restrict q = qp + (r / HW) * C;
       const float* __restrict gr = gp + r * C;
       float* __restrict dr = dp + r * C;
-#pragma omp simd
+SKN_OMP_SIMD
       for (int64_t c = 0; c < C; ++c) dr[c] = gr[c] * s[c] + q[c] * inv;
     }
   });

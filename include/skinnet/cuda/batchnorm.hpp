@@ -8,6 +8,7 @@
 // Reductions are deterministic (kernels/reduce.cuh), so two runs give identical bits.
 #include <cstdint>
 
+#include "kernels/batchnorm.cuh"
 #include "skinnet/core/error.hpp"
 #include "skinnet/core/tensor.hpp"
 #include "skinnet/cpu/activation.hpp"
@@ -15,7 +16,6 @@
 #include "skinnet/cuda/elementwise.hpp"
 #include "skinnet/cuda/reduce.hpp"
 #include "skinnet/cuda/runtime.hpp"
-#include "kernels/batchnorm.cuh"
 
 namespace skinnet::cuda {
 
@@ -27,17 +27,17 @@ inline int64_t bn_channels(const char* op, const Tensor<Cuda>& x) {
   return C;
 }
 inline void bn_check_channel_vector(const char* op, const char* what, const Tensor<Cuda>& t, int64_t C) {
-  SKN_REQUIRE(t.numel() == C, ShapeError, op, ": ", what, " has ", t.numel(), " elements (shape ",
-              t.shape().str(), ") but the input has ", C, " channels");
+  SKN_REQUIRE(t.numel() == C, ShapeError, op, ": ", what, " has ", t.numel(), " elements (shape ", t.shape().str(),
+              ") but the input has ", C, " channels");
 }
 }  // namespace detail
 
 // Training forward. Writes y (same shape as x), xhat, batch_mean and batch_invstd ([C]), and updates
 // running_mean / running_var in place. Output tensors are (re)allocated as needed.
 inline void batchnorm_forward_train(const Tensor<Cuda>& x, const Tensor<Cuda>& gamma, const Tensor<Cuda>& beta,
-                                    Tensor<Cuda>& running_mean, Tensor<Cuda>& running_var, float momentum,
-                                    float eps, Act act, Tensor<Cuda>& y, Tensor<Cuda>& xhat,
-                                    Tensor<Cuda>& batch_mean, Tensor<Cuda>& batch_invstd) {
+                                    Tensor<Cuda>& running_mean, Tensor<Cuda>& running_var, float momentum, float eps,
+                                    Act act, Tensor<Cuda>& y, Tensor<Cuda>& xhat, Tensor<Cuda>& batch_mean,
+                                    Tensor<Cuda>& batch_invstd) {
   const char* op = "batchnorm_forward_train";
   const int64_t C = detail::bn_channels(op, x);
   const int64_t M = x.numel() / C;
@@ -45,8 +45,7 @@ inline void batchnorm_forward_train(const Tensor<Cuda>& x, const Tensor<Cuda>& g
   detail::bn_check_channel_vector(op, "bias (beta)", beta, C);
   detail::bn_check_channel_vector(op, "running_mean", running_mean, C);
   detail::bn_check_channel_vector(op, "running_var", running_var, C);
-  SKN_REQUIRE(M > 1, ValueError, op, ": training needs more than one value per channel, input ",
-              x.shape().str());
+  SKN_REQUIRE(M > 1, ValueError, op, ": training needs more than one value per channel, input ", x.shape().str());
   detail::ensure_shape(y, x.shape());
   detail::ensure_shape(xhat, x.shape());
   detail::ensure_shape(batch_mean, Shape{C});
@@ -57,20 +56,20 @@ inline void batchnorm_forward_train(const Tensor<Cuda>& x, const Tensor<Cuda>& g
   detail::DeviceScratch<float> affine(2 * C);
   const int chunks =
       detail::launch_column_partial_sums(op, kernels::BnStatsTerm{x.data(), c32}, 1, M, C, partial.get());
-  SKN_LAUNCH(kernels::bn_finalize_stats, detail::finalize_grid(C), kernels::kFinalizeThreads, 0, 0, partial.get(),
-             chunks, c32, M, momentum, eps, running_mean.data(), running_var.data(), batch_mean.data(),
-             batch_invstd.data(), affine.get());
+  SKN_LAUNCH(kernels::bn_finalize_stats<kernels::kFinalizeThreads>, detail::finalize_grid(C), kernels::kFinalizeThreads,
+             0, 0, partial.get(), chunks, c32, M, momentum, eps, running_mean.data(), running_var.data(),
+             batch_mean.data(), batch_invstd.data(), affine.get());
   act::dispatch(act, [&]<Act A>() {
-    SKN_LAUNCH(kernels::bn_forward_train<A>, detail::elementwise_grid(x.numel()), kernels::kElementwiseThreads, 0,
-               0, x.data(), affine.get(), gamma.data(), beta.data(), xhat.data(), y.data(), c32, x.numel());
+    SKN_LAUNCH(kernels::bn_forward_train<A>, detail::elementwise_grid(x.numel()), kernels::kElementwiseThreads, 0, 0,
+               x.data(), affine.get(), gamma.data(), beta.data(), xhat.data(), y.data(), c32, x.numel());
   });
 }
 
 // Inference forward with the running statistics: y = act(x * s + t), s = gamma / sqrt(var + eps),
 // t = beta - mean * s. Caches nothing.
-inline Tensor<Cuda> batchnorm_forward_infer(const Tensor<Cuda>& x, const Tensor<Cuda>& gamma,
-                                            const Tensor<Cuda>& beta, const Tensor<Cuda>& running_mean,
-                                            const Tensor<Cuda>& running_var, float eps, Act act) {
+inline Tensor<Cuda> batchnorm_forward_infer(const Tensor<Cuda>& x, const Tensor<Cuda>& gamma, const Tensor<Cuda>& beta,
+                                            const Tensor<Cuda>& running_mean, const Tensor<Cuda>& running_var,
+                                            float eps, Act act) {
   const char* op = "batchnorm_forward_infer";
   const int64_t C = detail::bn_channels(op, x);
   detail::bn_check_channel_vector(op, "weight (gamma)", gamma, C);
@@ -79,8 +78,9 @@ inline Tensor<Cuda> batchnorm_forward_infer(const Tensor<Cuda>& x, const Tensor<
   detail::bn_check_channel_vector(op, "running_var", running_var, C);
   const int c32 = static_cast<int>(C);
   detail::DeviceScratch<float> affine(2 * C);
-  SKN_LAUNCH(kernels::bn_infer_coefficients, detail::finalize_grid(C), kernels::kFinalizeThreads, 0, 0,
-             gamma.data(), beta.data(), running_mean.data(), running_var.data(), eps, c32, affine.get());
+  SKN_LAUNCH(kernels::bn_infer_coefficients<kernels::kFinalizeThreads>, detail::finalize_grid(C),
+             kernels::kFinalizeThreads, 0, 0, gamma.data(), beta.data(), running_mean.data(), running_var.data(), eps,
+             c32, affine.get());
   Tensor<Cuda> y(x.shape());
   act::dispatch(act, [&]<Act A>() {
     SKN_LAUNCH(kernels::bn_affine_act<A>, detail::elementwise_grid(x.numel()), kernels::kElementwiseThreads, 0, 0,
@@ -112,11 +112,11 @@ inline void batchnorm_backward(const Tensor<Cuda>& dy, const Tensor<Cuda>& xhat,
   act::dispatch(act, [&]<Act A>() {
     const kernels::BnBackwardTerm<A> term{dy.data(), xhat.data(), gamma.data(), beta.data(), c32};
     const int chunks = detail::launch_column_partial_sums(op, term, 1, M, C, partial.get());
-    SKN_LAUNCH(kernels::bn_finalize_backward, detail::finalize_grid(C), kernels::kFinalizeThreads, 0, 0,
-               partial.get(), chunks, c32, M, gamma.data(), batch_invstd.data(), dgamma.data(), dbeta.data(),
-               coef.get());
-    SKN_LAUNCH(kernels::bn_backward_dx<A>, detail::elementwise_grid(xhat.numel()), kernels::kElementwiseThreads, 0,
-               0, dy.data(), xhat.data(), gamma.data(), beta.data(), coef.get(), dx.data(), c32, xhat.numel());
+    SKN_LAUNCH(kernels::bn_finalize_backward<kernels::kFinalizeThreads>, detail::finalize_grid(C),
+               kernels::kFinalizeThreads, 0, 0, partial.get(), chunks, c32, M, gamma.data(), batch_invstd.data(),
+               dgamma.data(), dbeta.data(), coef.get());
+    SKN_LAUNCH(kernels::bn_backward_dx<A>, detail::elementwise_grid(xhat.numel()), kernels::kElementwiseThreads, 0, 0,
+               dy.data(), xhat.data(), gamma.data(), beta.data(), coef.get(), dx.data(), c32, xhat.numel());
   });
 }
 

@@ -9,9 +9,9 @@
 #include "skinnet/cpu/elementwise.hpp"
 // The runtime layer and the kernels last (see cuda/gemm.hpp: the emulator's macros must not leak into
 // the standard-library headers pulled in above).
+#include "kernels/elementwise.cuh"
 #include "skinnet/cuda/device_memory.hpp"
 #include "skinnet/cuda/runtime.hpp"
-#include "kernels/elementwise.cuh"
 
 namespace skinnet::cuda {
 
@@ -55,12 +55,11 @@ class DeviceScratch {
 
 // a + b (same shapes).
 inline Tensor<Cuda> add(const Tensor<Cuda>& a, const Tensor<Cuda>& b) {
-  SKN_REQUIRE(a.shape() == b.shape(), ShapeError, "add: shapes ", a.shape().str(), " and ",
-              b.shape().str(), " differ");
+  SKN_REQUIRE(a.shape() == b.shape(), ShapeError, "add: shapes ", a.shape().str(), " and ", b.shape().str(), " differ");
   Tensor<Cuda> out(a.shape());
   if (a.numel() > 0)
-    SKN_LAUNCH(kernels::elementwise_add, detail::elementwise_grid(a.numel()), kernels::kElementwiseThreads, 0, 0,
-               a.data(), b.data(), out.data(), a.numel());
+    SKN_LAUNCH(kernels::elementwise_add<kernels::kElementwiseThreads>, detail::elementwise_grid(a.numel()),
+               kernels::kElementwiseThreads, 0, 0, a.data(), b.data(), out.data(), a.numel());
   return out;
 }
 
@@ -69,8 +68,8 @@ inline void add_into(Tensor<Cuda>& dst, const Tensor<Cuda>& src) {
   SKN_REQUIRE(dst.shape() == src.shape(), ShapeError, "add_into: shapes ", dst.shape().str(), " and ",
               src.shape().str(), " differ");
   if (dst.numel() > 0)
-    SKN_LAUNCH(kernels::elementwise_add_into, detail::elementwise_grid(dst.numel()), kernels::kElementwiseThreads,
-               0, 0, dst.data(), src.data(), dst.numel());
+    SKN_LAUNCH(kernels::elementwise_add_into<kernels::kElementwiseThreads>, detail::elementwise_grid(dst.numel()),
+               kernels::kElementwiseThreads, 0, 0, dst.data(), src.data(), dst.numel());
 }
 
 }  // namespace skinnet::cuda

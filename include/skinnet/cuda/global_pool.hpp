@@ -37,7 +37,7 @@ inline Tensor<Cuda> global_avg_pool_backward(const Tensor<Cuda>& dy, const Shape
   Tensor<Cuda> dx(input_shape);
   if (dx.empty()) return dx;
   const float inv = 1.0f / static_cast<float>(HW);
-  SKN_LAUNCH(kernels::global_avg_pool_backward_kernel, detail::elementwise_grid(dx.numel()),
+  SKN_LAUNCH(kernels::global_avg_pool_backward_kernel<kernels::kFinalizeThreads>, detail::elementwise_grid(dx.numel()),
              kernels::kFinalizeThreads, 0, 0, dy.data(), dx.data(), HW, static_cast<int>(C), inv, dx.numel());
   return dx;
 }

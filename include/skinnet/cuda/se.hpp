@@ -6,14 +6,14 @@
 //              dx = dy * g + ds / (H W)
 #include <cstdint>
 
+#include "kernels/reduce.cuh"
+#include "kernels/se.cuh"
 #include "skinnet/core/error.hpp"
 #include "skinnet/core/tensor.hpp"
 #include "skinnet/cpu/se.hpp"  // (the CPU twin)
 #include "skinnet/cuda/elementwise.hpp"
 #include "skinnet/cuda/reduce.hpp"
 #include "skinnet/cuda/runtime.hpp"
-#include "kernels/reduce.cuh"
-#include "kernels/se.cuh"
 
 namespace skinnet::cuda {
 
@@ -31,8 +31,9 @@ inline Tensor<Cuda> se_scale_forward(const Tensor<Cuda>& x, const Tensor<Cuda>& 
   Tensor<Cuda> y(x.shape());
   if (y.empty()) return y;
   const int64_t HW = x.shape().h() * x.shape().w();
-  SKN_LAUNCH(kernels::se_scale_kernel, detail::elementwise_grid(x.numel()), kernels::kElementwiseThreads, 0, 0,
-             x.data(), gate.data(), y.data(), HW, static_cast<int>(x.shape().c()), x.numel());
+  SKN_LAUNCH(kernels::se_scale_kernel<kernels::kElementwiseThreads>, detail::elementwise_grid(x.numel()),
+             kernels::kElementwiseThreads, 0, 0, x.data(), gate.data(), y.data(), HW, static_cast<int>(x.shape().c()),
+             x.numel());
   return y;
 }
 
@@ -50,17 +51,16 @@ inline Tensor<Cuda> se_gate_gradient(const Tensor<Cuda>& dy, const Tensor<Cuda>&
 }
 
 // dx = dy * gate[n, c] + dsqueeze[n, c] / (H W)
-inline Tensor<Cuda> se_input_gradient(const Tensor<Cuda>& dy, const Tensor<Cuda>& gate,
-                                      const Tensor<Cuda>& dsqueeze) {
+inline Tensor<Cuda> se_input_gradient(const Tensor<Cuda>& dy, const Tensor<Cuda>& gate, const Tensor<Cuda>& dsqueeze) {
   detail::check_gate("se_input_gradient", dy, gate, "gate");
   detail::check_gate("se_input_gradient", dy, dsqueeze, "squeeze gradient");
   Tensor<Cuda> dx(dy.shape());
   if (dx.empty()) return dx;
   const int64_t HW = dy.shape().h() * dy.shape().w();
   const float inv = 1.0f / static_cast<float>(HW);
-  SKN_LAUNCH(kernels::se_input_gradient_kernel, detail::elementwise_grid(dy.numel()), kernels::kElementwiseThreads,
-             0, 0, dy.data(), gate.data(), dsqueeze.data(), dx.data(), HW, static_cast<int>(dy.shape().c()), inv,
-             dy.numel());
+  SKN_LAUNCH(kernels::se_input_gradient_kernel<kernels::kElementwiseThreads>, detail::elementwise_grid(dy.numel()),
+             kernels::kElementwiseThreads, 0, 0, dy.data(), gate.data(), dsqueeze.data(), dx.data(), HW,
+             static_cast<int>(dy.shape().c()), inv, dy.numel());
   return dx;
 }
 

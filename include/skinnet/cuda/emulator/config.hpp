@@ -8,7 +8,6 @@
 //   SKINNET_EMU_LAUNCH_LOG=<file>  append one line per distinct (kernel, block size, dynamic smem)
 #include <cstddef>
 #include <cstdlib>
-#include <string>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SKINNET_EMU_ASAN 1

@@ -17,7 +17,6 @@
 
 #include <boost/context/detail/fcontext.hpp>
 #include <cstddef>
-#include <new>
 #include <vector>
 
 #include "skinnet/core/error.hpp"
