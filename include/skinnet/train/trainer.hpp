@@ -114,6 +114,9 @@ class Trainer {
       lo.class_weights = to_float_weights(inverse_frequency_weights(class_counts(labels, data_.data.num_classes())));
     }
     loss_ = SoftmaxCrossEntropy<D>(lo);
+    if (cfg_.class_weights && cfg_.balanced)
+      say("train: warning: --class-weights with --balanced corrects the class imbalance twice (rare classes then "
+          "outweigh common ones); use one of them\n");
   }
 
   Classifier<D>& model() { return *model_; }
@@ -176,11 +179,30 @@ class Trainer {
         progress_bar(epoch, b, bpe, loss_sum / static_cast<double>(seen),
                      static_cast<double>(correct) / static_cast<double>(seen), seen, t0);
       }
+      // A finite loss does not prove finite weights: BatchNorm hides huge (even infinite) convolution weights
+      // from the training loss, and running statistics are only used at inference. A checkpoint must never
+      // hold a NaN, so the whole model is checked before validation and the checkpoint write.
+      std::string where;
       if (diverged) {
         // st.step is the step whose forward pass produced the non-finite loss (it was not taken).
-        const std::string where = detail::concat("train: the loss became NaN or Inf at epoch ", epoch + 1, ", step ",
-                                                 st.step + 1, " (batch ", b + 1, " of the epoch, learning rate ",
-                                                 optimizer_->lr(), ")");
+        where = detail::concat("train: the loss became NaN or Inf at epoch ", epoch + 1, ", step ", st.step + 1,
+                               " (batch ", b + 1, " of the epoch, learning rate ", optimizer_->lr(), ")");
+      } else if (const std::string bad = first_non_finite_tensor(); !bad.empty()) {
+        diverged = true;
+        where = detail::concat("train: '", bad, "' holds NaN or Inf after epoch ", epoch + 1, " (step ", st.step,
+                               ", learning rate ", optimizer_->lr(), ")");
+      }
+      // Validation (finite weights can still overflow to Inf logits at inference).
+      Predictions vp;
+      if (!diverged) {
+        vp = predict(*model_, val_loader);
+        if (!std::all_of(vp.probs.begin(), vp.probs.end(), [](float v) { return std::isfinite(v); })) {
+          diverged = true;
+          where = detail::concat("train: the validation outputs became NaN or Inf after epoch ", epoch + 1, " (step ",
+                                 st.step, ", learning rate ", optimizer_->lr(), ")");
+        }
+      }
+      if (diverged) {
         const auto last = cfg_.out / "last.safetensors";
         if (cfg_.nan_policy == "rollback" && rollbacks < cfg_.max_rollbacks && fs::exists(last)) {
           // Back to the end of the last completed epoch (weights, BN statistics, optimizer state, counters,
@@ -211,8 +233,6 @@ class Trainer {
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (!schedule) st.lr = optimizer_->lr();
-      // Validation.
-      Predictions vp = predict(*model_, val_loader);
       const Evaluation ve = evaluate_predictions(vp.labels, vp.probs, vp.num_classes);
       EpochLog log;
       log.epoch = epoch + 1;
@@ -289,6 +309,20 @@ class Trainer {
         fixed(loss), " acc ", fixed(acc, 3), " | ", fixed(static_cast<double>(images) / std::max(elapsed, 1e-9), 1),
         " img/s | ETA ", static_cast<int>(eta) / 60, ":", (static_cast<int>(eta) % 60 < 10 ? "0" : ""),
         static_cast<int>(eta) % 60, tty ? "" : "\n");
+  }
+
+  // Name of the first parameter or buffer with a NaN or Inf element; empty when all are finite.
+  std::string first_non_finite_tensor() {
+    auto finite = [](const Tensor<D>& t) {
+      for (float v : t.to_vector())
+        if (!std::isfinite(v)) return false;
+      return true;
+    };
+    for (auto& p : model_->parameters())
+      if (!finite(p.param->value)) return p.name;
+    for (auto& b : model_->buffers())
+      if (!finite(*b.value)) return b.name;
+    return {};
   }
 
   static int64_t count_correct(const std::vector<float>& logits, const std::vector<int>& labels) {
