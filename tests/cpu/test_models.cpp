@@ -2,10 +2,15 @@
 // family on the CPU, gradients reaching every parameter, and an overfit check.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "skinnet/io/model_file.hpp"
 #include "skinnet/models/zoo.hpp"
 #include "skinnet/train/loss.hpp"
 
@@ -183,4 +188,35 @@ TEST_CASE("zoo: a model overfits one small fixed batch") {
   MESSAGE("overfit loss " << first << " -> " << last);
   CHECK(first > 1.0f);
   CHECK(last < 0.1f);
+}
+
+TEST_CASE("zoo: save then load gives bit-identical logits") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("skinnet_zoo_roundtrip_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  for (const char* name : {"seresnet18", "xception", "efficientnet_b0"}) {
+    CAPTURE(name);
+    ModelOptions opt;
+    opt.seed = 12;
+    opt.width_multiplier = 0.25;
+    auto m = create_model<Cpu>(name, 4, opt);
+    // One training step so BatchNorm statistics are not their initial values.
+    Tensor<Cpu> x = random_images(2, 48, 8);
+    m->forward(x, Mode::Train);
+    const auto before = m->forward(x, Mode::Infer).to_vector();
+    io::ModelInfo info;
+    info.architecture = name;
+    info.class_names = {"a", "b", "c", "d"};
+    info.input_size = 48;
+    const fs::path file = dir / (std::string(name) + ".safetensors");
+    io::save_model(file, *m, info);
+    ModelOptions other = opt;
+    other.seed = 99;  // different initial weights: everything must come from the file
+    auto loaded = create_model<Cpu>(name, 4, other);
+    io::load_model(file, *loaded);
+    const auto after = loaded->forward(x, Mode::Infer).to_vector();
+    REQUIRE(after.size() == before.size());
+    CHECK(std::memcmp(after.data(), before.data(), after.size() * sizeof(float)) == 0);
+  }
+  fs::remove_all(dir);
 }
