@@ -32,7 +32,7 @@ inline void print_build_info() {
   std::printf("skinnet %s\n", version());
   std::printf("devices:\n");
   std::printf("  cpu   %d OpenMP thread(s), SIMD GEMM micro-kernel: %s\n", max_threads(), simd_target());
-#if SKINNET_BUILT_WITH_EMULATOR
+#if defined(SKINNET_CUDA_EMULATION)
   std::printf("  cuda  emulated on the CPU (skinnet's CUDA emulator; correctness, not speed)\n");
 #else
   std::printf("  cuda  not available in this build\n");

@@ -8,6 +8,9 @@
 #include <string>
 
 #include "commands/data_flags.hpp"
+#if defined(SKINNET_CUDA_EMULATION)
+#include "skinnet/cuda.hpp"
+#endif
 #include "skinnet/train/trainer.hpp"
 
 namespace skinnet::cli {
@@ -18,11 +21,13 @@ inline std::string joined_args(int argc, char** argv) {
   return s;
 }
 
-inline void require_cpu_device(const std::string& device) {
+inline void check_device(const std::string& device) {
   SKN_REQUIRE(device == "cpu" || device == "cuda", ValueError, "--device must be cpu or cuda, got '", device, "'");
+#if !defined(SKINNET_CUDA_EMULATION)
   SKN_REQUIRE(device == "cpu", ValueError,
-              "--device cuda: the layers' CUDA kernels are not implemented yet (only GEMM runs through the CUDA "
-              "backend so far, and this project has no GPU); use --device cpu");
+              "--device cuda: this build of the skinnet tool has no Cuda backend (build it with "
+              "SKINNET_CUDA_EMULATION=ON and Boost.Context to run the CUDA kernels on the emulator); use --device cpu");
+#endif
 }
 
 inline void register_train(CLI::App& app, const std::string& command_line) {
@@ -70,15 +75,25 @@ inline void register_train(CLI::App& app, const std::string& command_line) {
   cmd->add_flag("--resume", a->cfg.resume, "Continue from OUT/last.safetensors");
   cmd->add_flag("!--no-progress", a->cfg.progress, "No progress output");
   cmd->callback([a] {
-    require_cpu_device(a->device);
+    check_device(a->device);
     if (a->threads > 0) set_num_threads(a->threads);
     SKN_REQUIRE(a->activation == "swish" || a->activation == "mish", ValueError, "--activation must be swish or mish");
     a->cfg.model_options.activation = a->activation == "mish" ? Act::Mish : Act::Swish;
     if (a->data.data == "synth" && a->cfg.image_size == 0) a->cfg.image_size = a->data.synth_size;
     a->cfg.extra_metadata = data_metadata(a->data, a->cfg.seed);
     SplitDataset data = open_split_dataset(a->data, a->cfg.seed);
-    Trainer<Cpu> trainer(a->cfg, std::move(data));
-    trainer.fit();
+    if (a->device == "cuda") {
+#if defined(SKINNET_CUDA_EMULATION)
+      std::fprintf(stderr,
+                   "note: --device cuda runs skinnet's CUDA kernels on the CPU emulator (this project has no GPU): "
+                   "the results are real, the speed is not — use --device cpu for training runs\n");
+      Trainer<Cuda> trainer(a->cfg, std::move(data));
+      trainer.fit();
+#endif
+    } else {
+      Trainer<Cpu> trainer(a->cfg, std::move(data));
+      trainer.fit();
+    }
   });
 }
 
