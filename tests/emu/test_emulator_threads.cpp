@@ -96,7 +96,7 @@ __global__ void early_return_before_barrier(int* out) {
 }
 
 __global__ void throws_in_one_thread(int* out) {
-  out[threadIdx.x] = 1;
+  out[blockIdx.x * blockDim.x + threadIdx.x] = 1;  // one element per thread of the grid: no cross-block race
   __syncthreads();
   if (blockIdx.x == 1 && threadIdx.x == 5) throw std::runtime_error("kernel-side failure for the test");
   __syncthreads();
@@ -280,7 +280,7 @@ TEST_CASE("emulator: a barrier after an early return of some threads is reported
 }
 
 TEST_CASE("emulator: an exception thrown by one emulated thread fails the launch with its identity") {
-  DeviceBuffer<int> out(64);
+  DeviceBuffer<int> out(3 * 64);
   CHECK_THROWS_WITH_AS(SKN_LAUNCH(throws_in_one_thread, 3, 64, 0, nullptr, out.get()),
                        doctest::Contains("block (1,0,0) of grid (3,1,1), block (64,1,1): thread (5,0,0): "
                                          "kernel-side failure for the test"),
