@@ -108,19 +108,29 @@ inline std::string jpeg_check(const uint8_t* d, std::size_t n, bool prefix_only 
     if (i + 1 >= n) return prefix_only ? std::string() : truncated;
     const std::size_t len = (static_cast<std::size_t>(d[i]) << 8) | d[i + 1];
     if (len < 2) return "corrupt JPEG (segment length below 2)";
-    if (i + len > n) return prefix_only ? std::string() : truncated;
     if (m == 0xC4) {  // DHT: one or more tables of 1 + 16 + sum(counts) bytes
+      // Checked even when the segment runs past the bytes we have (a prefix read, or a truncated
+      // file): stb builds the table from whatever counts it can read, so an oversized one must never
+      // reach it (found by fuzz/fuzz_image.cpp on a DHT segment cut off by the end of the file).
+      const bool complete = i + len <= n;
+      const std::size_t end = complete ? i + len : n;
       std::size_t p = i + 2;
-      const std::size_t end = i + len;
       while (p < end) {
-        if (p + 17 > end) return "corrupt JPEG (Huffman table header cut short)";
+        if (p + 17 > end) {
+          if (!complete) break;
+          return "corrupt JPEG (Huffman table header cut short)";
+        }
         std::size_t symbols = 0;
         for (int k = 1; k <= 16; ++k) symbols += d[p + k];
         if (symbols > 256) return "corrupt JPEG (Huffman table with more than 256 codes)";
         p += 17 + symbols;
-        if (p > end) return "corrupt JPEG (Huffman table longer than its segment)";
+        if (p > end) {
+          if (!complete) break;
+          return "corrupt JPEG (Huffman table longer than its segment)";
+        }
       }
     }
+    if (i + len > n) return prefix_only ? std::string() : truncated;
     i += len;
     if (m == 0xDA) {  // SOS: skip entropy-coded data
       while (i + 1 < n) {
