@@ -50,7 +50,7 @@ if [[ -f scripts/run-fuzzers.sh && "${SKINNET_SKIP_FUZZ:-0}" != 1 ]]; then
   # loudly here; SKINNET_FUZZ_STRICT=1 makes a finding fail the run.
   if ! bash scripts/run-fuzzers.sh; then
     echo "WARNING: a fuzzer found a crashing input (build/fuzz/artifacts/); known open stb_image finding"
-    [[ "${SKINNET_FUZZ_STRICT:-0}" == 1 ]] && exit 1
+    if [[ "${SKINNET_FUZZ_STRICT:-0}" == 1 ]]; then exit 1; fi
   fi
 fi
 
