@@ -16,6 +16,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "skinnet/core/error.hpp"
@@ -82,6 +83,27 @@ inline std::string describe_unknown(const uint8_t* d, std::size_t n) {
   return s + ")";
 }
 
+// Checks the Huffman tables of the DHT segment whose length field is at d[at] (`len` bytes from there),
+// reading them exactly as stb_image does: stb takes each table's 16 code counts from wherever its running
+// segment length says a table starts, even when those bytes lie past the segment's end or the file's
+// end (it reads zeros there), and fills its 257-entry size table before it checks anything. So the
+// counts are summed over the same bytes here, zeros past the end included (a fuzzer finding: a second
+// table whose counts were cut off by the end of the file). A table that does not fit its segment is
+// refused when the segment is complete; an incomplete one is refused later as truncated.
+inline std::string dht_check(const uint8_t* d, std::size_t n, std::size_t at, std::size_t len) {
+  const std::size_t end = at + len;
+  const bool complete = end <= n;
+  for (std::size_t p = at + 2; p < end && p < n;) {
+    std::size_t symbols = 0;
+    for (std::size_t k = p + 1; k <= p + 16 && k < n; ++k) symbols += d[k];
+    if (symbols > 256) return "corrupt JPEG (Huffman table with more than 256 codes)";
+    if (complete && p + 17 > end) return "corrupt JPEG (Huffman table header cut short)";
+    p += 17 + symbols;
+    if (complete && p > end) return "corrupt JPEG (Huffman table longer than its segment)";
+  }
+  return {};
+}
+
 // Walks a JPEG's marker segments from SOI. Entropy-coded data after SOS is skipped up to the next
 // marker that is neither a stuffed 0xFF00 nor a restart marker; embedded thumbnails live inside APPn
 // segments, which are skipped by their length, so their EOI does not count. Returns an empty string
@@ -108,28 +130,8 @@ inline std::string jpeg_check(const uint8_t* d, std::size_t n, bool prefix_only 
     if (i + 1 >= n) return prefix_only ? std::string() : truncated;
     const std::size_t len = (static_cast<std::size_t>(d[i]) << 8) | d[i + 1];
     if (len < 2) return "corrupt JPEG (segment length below 2)";
-    if (m == 0xC4) {  // DHT: one or more tables of 1 + 16 + sum(counts) bytes
-      // Checked even when the segment runs past the bytes we have (a prefix read, or a truncated
-      // file): stb builds the table from whatever counts it can read, so an oversized one must never
-      // reach it (found by fuzz/fuzz_image.cpp on a DHT segment cut off by the end of the file).
-      const bool complete = i + len <= n;
-      const std::size_t end = complete ? i + len : n;
-      std::size_t p = i + 2;
-      while (p < end) {
-        if (p + 17 > end) {
-          if (!complete) break;
-          return "corrupt JPEG (Huffman table header cut short)";
-        }
-        std::size_t symbols = 0;
-        for (int k = 1; k <= 16; ++k) symbols += d[p + k];
-        if (symbols > 256) return "corrupt JPEG (Huffman table with more than 256 codes)";
-        p += 17 + symbols;
-        if (p > end) {
-          if (!complete) break;
-          return "corrupt JPEG (Huffman table longer than its segment)";
-        }
-      }
-    }
+    if (m == 0xC4)  // DHT: one or more tables of 1 + 16 + sum(counts) bytes
+      if (std::string bad = dht_check(d, n, i, len); !bad.empty()) return bad;
     if (i + len > n) return prefix_only ? std::string() : truncated;
     i += len;
     if (m == 0xDA) {  // SOS: skip entropy-coded data
@@ -163,6 +165,32 @@ inline bool bmp_is_complete(const uint8_t* d, std::size_t n, int width, int heig
 
 inline uint32_t be32(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+}
+
+// A copy of a PNG without its empty IDAT chunks, or an empty vector when it has none. stb_image 2.27
+// copies a zero-length first IDAT into its not-yet-allocated buffer (memcpy to a null pointer:
+// undefined behaviour, found by fuzz/fuzz_image.cpp); an empty IDAT carries no data, so dropping it
+// changes nothing else. Chunks are walked by their length fields; the walk stops at IEND or at a chunk
+// that runs past the end (stb reports that one).
+inline std::vector<uint8_t> png_without_empty_idat(const uint8_t* d, std::size_t n) {
+  std::vector<std::pair<std::size_t, std::size_t>> drop;  // [begin, end) of each empty IDAT chunk
+  for (std::size_t p = 8; p + 12 <= n;) {
+    const std::size_t len = be32(d + p);
+    if (len > n - p - 12) break;
+    if (len == 0 && std::memcmp(d + p + 4, "IDAT", 4) == 0) drop.emplace_back(p, p + 12);
+    if (std::memcmp(d + p + 4, "IEND", 4) == 0) break;
+    p += 12 + len;
+  }
+  std::vector<uint8_t> out;
+  if (drop.empty()) return out;
+  out.reserve(n);
+  std::size_t from = 0;
+  for (const auto& [b, e] : drop) {
+    out.insert(out.end(), d + from, d + b);
+    from = e;
+  }
+  out.insert(out.end(), d + from, d + n);
+  return out;
 }
 
 // Width and height straight from a PNG IHDR or a BMP info header, before stb sees the file: stb
@@ -271,8 +299,12 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
   if (info.format == ImageFormat::Bmp)
     SKN_REQUIRE(bmp_is_complete(data, size, info.width, info.height), IoError, name,
                 ": truncated BMP (the file is shorter than its pixel rows)");
+  std::vector<uint8_t> cleaned;
+  if (info.format == ImageFormat::Png) cleaned = png_without_empty_idat(data, size);
+  const uint8_t* src = cleaned.empty() ? data : cleaned.data();
+  const std::size_t src_size = cleaned.empty() ? size : cleaned.size();
   int w = 0, h = 0, c = 0;
-  std::unique_ptr<stbi_uc, StbFree> px(stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &c, 3));
+  std::unique_ptr<stbi_uc, StbFree> px(stbi_load_from_memory(src, static_cast<int>(src_size), &w, &h, &c, 3));
   if (!px)
     throw IoError(detail::concat(name, ": cannot decode ", format_name(info.format), " (", stbi_failure_reason(),
                                  "; the file is truncated or corrupt)"));
