@@ -8,7 +8,9 @@
 //   * everything else: im2col into a column buffer of bounded size (kColumnBudget bytes; the batch is
 //     processed in tiles of output rows), then SGEMM:
 //        forward      Y_tile  = Col_tile * W
-//        input grad   dCol    = dY_tile * W^T, then col2im scatter-adds dCol into dX
+//        input grad   stride 1: the forward pass of dY with the rotated, transposed kernel
+//                     (input_grad_is_conv below); other strides: dCol = dY_tile * W^T, then col2im
+//                     scatter-adds dCol into dX
 //        weight grad  dW     += Col_tile^T * dY_tile
 //     The tile size depends only on the geometry, never on the thread count, so results are
 //     bit-identical run to run.
@@ -89,6 +91,47 @@ SKN_OMP_SIMD
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
+// The input gradient of a stride-1 convolution is itself a stride-1 convolution: of dy, with the
+// kernel rotated by 180 degrees and its two channel axes swapped, padded by K - 1 - pad on each side:
+//   dx[ih, iw] = sum over (kh, kw) of dy[ih + pt - kh, iw + pl - kw] * W[kh, kw]^T
+// Computing it that way runs the same GEMM shape as the forward pass (inner dimension KH*KW*Cout)
+// instead of a GEMM with inner dimension Cout followed by a col2im scatter-add. Needs every pad
+// <= K - 1 (else the rotated padding would be negative).
+inline bool input_grad_is_conv(const ConvGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.pad_top < g.k_h && g.pad_bottom < g.k_h && g.pad_left < g.k_w &&
+         g.pad_right < g.k_w;
+}
+
+inline ConvGeometry transposed_geometry(const ConvGeometry& g) {
+  ConvGeometry t = g;
+  t.in_h = g.out_h;
+  t.in_w = g.out_w;
+  t.in_c = g.out_c;
+  t.pad_top = g.k_h - 1 - g.pad_top;
+  t.pad_bottom = g.k_h - 1 - g.pad_bottom;
+  t.pad_left = g.k_w - 1 - g.pad_left;
+  t.pad_right = g.k_w - 1 - g.pad_right;
+  t.out_h = g.in_h;
+  t.out_w = g.in_w;
+  t.out_c = g.in_c;
+  return t;
+}
+
+// W'[a][b][co][ci] = W[KH-1-a][KW-1-b][ci][co]: the kernel of the transposed convolution.
+inline Tensor<Cpu> rotated_transposed_weights(const Tensor<Cpu>& w, const ConvGeometry& g) {
+  Tensor<Cpu> t(Shape{g.k_h, g.k_w, g.out_c, g.in_c});
+  const float* src = w.data();
+  float* dst = t.data();
+  for (int64_t a = 0; a < g.k_h; ++a)
+    for (int64_t b = 0; b < g.k_w; ++b) {
+      const float* s = src + ((g.k_h - 1 - a) * g.k_w + (g.k_w - 1 - b)) * g.in_c * g.out_c;
+      float* d = dst + (a * g.k_w + b) * g.out_c * g.in_c;
+      for (int64_t ci = 0; ci < g.in_c; ++ci)
+        for (int64_t co = 0; co < g.out_c; ++co) d[co * g.in_c + ci] = s[ci * g.out_c + co];
+    }
+  return t;
+}
+
 }  // namespace detail
 
 inline Tensor<Cpu> conv2d_forward(const Tensor<Cpu>& x, const Tensor<Cpu>& w, const Tensor<Cpu>* bias,
@@ -125,6 +168,8 @@ inline Tensor<Cpu> conv2d_backward_input(const Tensor<Cpu>& dy, const Tensor<Cpu
          g.in_c);
     return dx;
   }
+  if (detail::input_grad_is_conv(g))
+    return conv2d_forward(dy, detail::rotated_transposed_weights(w, g), nullptr, detail::transposed_geometry(g));
   auto dx = Tensor<Cpu>::zeros(g.in_shape());
   const int64_t tile = detail::conv_tile_rows(g);
   Tensor<Cpu> col(Shape{tile * patch});
