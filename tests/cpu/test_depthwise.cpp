@@ -135,6 +135,11 @@ TEST_CASE("cpu depthwise conv matches the reference: kernels 1 to 7, strides 1 2
       {1, 10, 7, 9, 3, 2, "explicit", 0, 2, 2, 0},
       {1, 5, 6, 32, 1, 2, "valid"},
       {2, 3, 4, 6, 7, 1, "same"},  // kernel larger than the image
+      // Rows wide enough for the sliding 5-wide forward path (blocks of 8 interior pixels, a tail of
+      // pixels and of channels), with same, valid and asymmetric explicit padding.
+      {2, 4, 23, 37, 5, 1, "same"},
+      {1, 6, 30, 16, 5, 1, "valid"},
+      {1, 5, 20, 20, 5, 1, "explicit", 2, 1, 0, 2},
   };
   uint64_t seed = 300;
   for (const DwCase& c : cases) check_against_reference(c, seed += 10);

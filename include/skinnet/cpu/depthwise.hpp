@@ -9,7 +9,9 @@
 //
 //   forward       per output pixel: acc = bias; acc += x(tap) * w(tap) over the taps inside the image
 //                 (tap ranges computed once per pixel, so the inner loop has no bounds checks), four
-//                 channel vectors at a time so that independent FMA chains overlap (tap_sum).
+//                 channel vectors at a time so that independent FMA chains overlap (tap_sum). At
+//                 stride 1 the interior of a 5-wide row slides instead: 8 neighbouring pixels share
+//                 their input vectors (slide_row).
 //   input grad    a GATHER per input pixel (the transposed conv): every input pixel sums dy * w over
 //                 the output pixels whose window covers it, with the same tap_sum; threads write
 //                 disjoint rows, so there are no atomics and no races.
@@ -203,6 +205,48 @@ inline void tap_sum_row(int64_t count, int64_t group, const WalkFn& walk, int64_
     }
 }
 
+// Forward pass, stride 1 along the width, for pixels whose windows lie wholly inside the image
+// columns. Neighbouring output pixels share K - 1 of their K input columns, so a block of P pixels
+// loads its P + K - 1 input vectors once per kernel row and reuses them for all P * K multiply-adds
+// (~0.5 loads per FMA, against ~1.25 for tap_sum_block, whose every FMA loads an input vector).
+// Each output still sums its taps row by row, column by column, after `init`: the same order as
+// tap_sum, so border and interior pixels round alike.
+template <int K, int P>
+inline void slide_block(const TapWalk& t, int64_t C, int64_t c, const float* init, float* out) {
+  Vec acc[P];
+  for (int p = 0; p < P; ++p) acc[p] = init ? load(init + c) : Vec{};
+  for (int64_t i = 0; i < t.rows; ++i) {
+    const float* ar = t.a + i * t.a_row + c;
+    const float* br = t.b + i * t.b_row + c;
+    Vec xv[P + K - 1];
+    for (int q = 0; q < P + K - 1; ++q) xv[q] = load(ar + q * C);
+    for (int j = 0; j < K; ++j) {
+      const Vec wv = load(br + j * C);
+      for (int p = 0; p < P; ++p) acc[p] += xv[p + j] * wv;
+    }
+  }
+  for (int p = 0; p < P; ++p) store(out + p * C + c, acc[p]);
+}
+
+// `count` interior pixels of one output row; t is the walk of the first (t.cols == K, a_col == C).
+template <int K>
+inline void slide_row(const TapWalk& t, int64_t count, int64_t C, const float* init, float* out) {
+  constexpr int P = 8;
+  const int64_t vec_end = C / kLanes * kLanes;
+  auto shifted = [&](int64_t o) {
+    TapWalk tp = t;
+    tp.a += o * C;
+    return tp;
+  };
+  int64_t o = 0;
+  for (; o + P <= count; o += P) {
+    const TapWalk tb = shifted(o);
+    for (int64_t c = 0; c < vec_end; c += kLanes) slide_block<K, P>(tb, C, c, init, out + o * C);
+    for (int p = 0; p < P && vec_end < C; ++p) tap_sum_scalar(shifted(o + p), vec_end, C, init, out + (o + p) * C);
+  }
+  for (; o < count; ++o) tap_sum(shifted(o), C, init, out + o * C);
+}
+
 // Weight gradient of one kernel row along one output row: d[j*C + c] += sum over output columns o of
 // x[o*sw - pl + j, c] * dy[o, c], where d points at the kernel row's first tap.
 //
@@ -315,7 +359,20 @@ inline Tensor<Cpu> depthwise_conv2d_forward(const Tensor<Cpu>& x, const Tensor<C
       }
       return t;
     };
-    tap_sum_row(g.out_w, 1, walk, C, bp, yp + row * g.out_w * C);
+    float* out = yp + row * g.out_w * C;
+    // Stride 1, 5 wide: the interior of the row slides (slide_row), the borders go pixel by pixel.
+    // Output pixels [lo, hi) have all 5 columns of their window inside the image. (Measured at batch
+    // 16: 1.3-1.4x faster for 5x5 at 28^2 to 112^2; for 3x3 and 7x7 the blocked tap_sum_row was as
+    // fast or faster, 3x3 on 112^2 x 96 by 20%, so they keep it.)
+    const int64_t lo = std::min(g.out_w, g.pad_left);
+    const int64_t hi = std::max(lo, std::min(g.out_w, g.in_w - g.k_w + g.pad_left + 1));
+    if (g.stride_w != 1 || g.k_w != 5 || hi - lo < 8 || kh.hi <= kh.lo) {
+      tap_sum_row(g.out_w, 1, walk, C, bp, out);
+      return;
+    }
+    for (int64_t ow = 0; ow < lo; ++ow) tap_sum(walk(ow), C, bp, out + ow * C);
+    slide_row<5>(walk(lo), hi - lo, C, bp, out + lo * C);
+    for (int64_t ow = hi; ow < g.out_w; ++ow) tap_sum(walk(ow), C, bp, out + ow * C);
   });
   return y;
 }
