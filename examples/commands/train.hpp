@@ -53,6 +53,16 @@ inline void register_train(CLI::App& app, const std::string& command_line) {
   cmd->add_flag("--nesterov", a->cfg.nesterov, "Nesterov momentum (sgd)");
   cmd->add_option("--schedule", a->cfg.schedule, "constant, step, cosine, poly or plateau")->capture_default_str();
   cmd->add_option("--warmup-epochs", a->cfg.warmup_epochs, "Linear warmup (cosine, poly)")->capture_default_str();
+  cmd->add_option("--step-epochs", a->cfg.step_epochs, "step schedule: epochs between LR drops")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--gamma", a->cfg.gamma, "step / plateau schedule: LR factor at each drop")
+      ->capture_default_str()
+      ->check(CLI::Range(1e-6, 1.0));
+  cmd->add_option("--plateau-patience", a->cfg.plateau_patience,
+                  "plateau schedule: epochs without improvement before a drop")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--label-smoothing", a->cfg.label_smoothing, "Label smoothing")->capture_default_str();
   cmd->add_flag("--class-weights", a->cfg.class_weights, "Weight the loss by inverse class frequency");
   cmd->add_flag("--balanced", a->cfg.balanced, "Class-balanced sampling");

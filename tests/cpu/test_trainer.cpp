@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -179,6 +180,48 @@ TEST_CASE("trainer: a tiny CNN learns the synthetic set to at least 0.8 test acc
   for (const char* f : {"best.safetensors", "last.safetensors", "split.csv", "log.csv", "confusion_matrix.png",
                         "loss.png", "accuracy.png"})
     CHECK_MESSAGE(fs::exists(cfg.out / f), f);
+}
+
+TEST_CASE("trainer: --freeze-epochs trains only the classifier, then the whole network") {
+  const SplitDataset data = tiny_synth(6);
+  TrainConfig cfg = tiny_config(scratch("freeze"));
+  cfg.epochs = 2;
+  cfg.freeze_epochs = 1;
+  cfg.stop_after_epochs = 1;
+  std::map<std::string, std::vector<float>> initial;
+  std::set<std::string> head;  // the classifier's parameters, by their full names
+  {
+    Trainer<Cpu> t(cfg, data);  // the same seed builds the same initial weights as the run below
+    std::set<const Parameter<Cpu>*> head_params;
+    for (auto& p : t.model().head().parameters()) head_params.insert(p.param);
+    for (auto& p : t.model().parameters()) {
+      initial[p.name] = p.param->value.to_vector();
+      if (head_params.count(p.param)) head.insert(p.name);
+    }
+  }
+  REQUIRE(head.size() == 2);  // weight and bias
+  REQUIRE(initial.size() > head.size());
+  auto is_head = [&](const std::string& name) { return head.count(name) > 0; };
+  // Counts the parameters of the backbone and of the head that differ from their initial values.
+  auto changed = [&](const fs::path& file, int& backbone, int& classifier) {
+    backbone = classifier = 0;
+    for (const auto& [name, v] : tensors_of(file)) {
+      const auto it = initial.find(name);
+      if (it == initial.end()) continue;  // buffers and optimizer state
+      (is_head(name) ? classifier : backbone) += v != it->second;
+    }
+  };
+  Trainer<Cpu>(cfg, data).fit();  // epoch 1: frozen backbone
+  int backbone = 0, classifier = 0;
+  changed(cfg.out / "last.safetensors", backbone, classifier);
+  CHECK(backbone == 0);
+  CHECK(classifier == static_cast<int>(head.size()));
+  cfg.resume = true;
+  cfg.stop_after_epochs = 0;
+  Trainer<Cpu>(cfg, data).fit();  // epoch 2: everything trains
+  changed(cfg.out / "last.safetensors", backbone, classifier);
+  CHECK(backbone > 0);
+  CHECK(backbone + classifier == static_cast<int>(initial.size()));
 }
 
 TEST_CASE("trainer: resume is bit-exact with Adam and cosine warmup") {
