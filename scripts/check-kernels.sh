@@ -119,6 +119,9 @@ if [[ -n "$launch_log" ]]; then
           if (kv[1] == "symbol") sym = kv[2]; else if (kv[1] == "threads") threads = kv[2] + 0
           else if (kv[1] == "dynamic_smem") dyn = kv[2] + 0
         }
+        # Only the library kernels (skinnet::cuda::kernels, "kernels::" in the launch name) are compiled
+        # by nvcc; the emulator test suites also launch small kernels of their own, which are not.
+        if (index($0, "kernel=kernels::") == 0 && index($0, "kernel=(kernels::") == 0) { ++test_only; next }
         if (sym == "" || sym == "?") { printf "  %s: no symbol name (link the test executable with -rdynamic)\n", $0; bad = 1; next }
         if (!(sym in n)) { printf "  %s: launched but not in the ptxas report (add it to kernels/instantiate/)\n", sym; bad = 1; next }
         for (j = 1; j <= n[sym]; ++j) {
@@ -128,7 +131,12 @@ if [[ -n "$launch_log" ]]; then
         }
         ++checked
       }
-      END { printf "check-kernels: %d launch configuration(s) from the launch log checked against ptxas\n", checked; exit bad }
+      END {
+        printf "check-kernels: %d launch configuration(s) of library kernels checked against ptxas", checked
+        printf " (%d of test-only kernels not compiled by nvcc skipped)\n", test_only
+        if (checked == 0) { print "check-kernels: the launch log holds no library kernel launch"; bad = 1 }
+        exit bad
+      }
     ' "$tsv" FS=' ' "$launch_log"; then
     echo "check-kernels: FAILED: launch configurations in $launch_log do not fit (see above)" >&2
     failed=1

@@ -22,13 +22,17 @@ stage "build (release preset: tests, examples, benchmarks)"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
 
-if [[ -f scripts/check-kernels.sh ]]; then
-  stage "nvcc: every kernels/ file for sm_80 and sm_90, warnings as errors, no spills"
-  bash scripts/check-kernels.sh build/release/ptxas
-fi
-
 stage "ctest (release): labels cpu and emu"
-ctest --preset release -j "$jobs"
+# The emulated runs log every (kernel, block size, dynamic shared memory) they launch, so the nvcc stage
+# below can check each configuration against the registers and shared memory ptxas reports.
+launch_log="$PWD/build/release/emu-launches.log"
+rm -f "$launch_log"
+SKINNET_EMU_LAUNCH_LOG="$launch_log" ctest --preset release -j "$jobs"
+
+if [[ -f scripts/check-kernels.sh ]]; then
+  stage "nvcc: every kernels/ file for sm_80 and sm_90, warnings as errors, no spills, launches that fit"
+  bash scripts/check-kernels.sh build/release/ptxas "$launch_log"
+fi
 
 if [[ "${SKINNET_SKIP_SANITIZERS:-0}" != 1 ]]; then
   stage "asan-ubsan build of the emulator and op suites"
