@@ -7,7 +7,7 @@
 #   env:   NVCC (default: nvcc on PATH, else /usr/local/cuda/bin/nvcc), CHECK_KERNELS_ARCHS ("80 90")
 #
 # LAUNCH_LOG (optional) is a file written by emulated test runs with SKINNET_EMU_LAUNCH_LOG=<file>
-# (test executables linked with -rdynamic, so the log names kernels by their mangled symbol, as ptxas
+# (programs linking skinnet::emulator get -rdynamic, so the log names kernels by their mangled symbol, as ptxas
 # does). Each logged launch configuration is then checked against the ptxas report of every
 # architecture: threads per block within what the kernel's register count allows (64K registers per
 # SM), static + dynamic shared memory within the architecture's per-block maximum, and the kernel
@@ -122,7 +122,7 @@ if [[ -n "$launch_log" ]]; then
         # Only the library kernels (skinnet::cuda::kernels, "kernels::" in the launch name) are compiled
         # by nvcc; the emulator test suites also launch small kernels of their own, which are not.
         if (index($0, "kernel=kernels::") == 0 && index($0, "kernel=(kernels::") == 0) { ++test_only; next }
-        if (sym == "" || sym == "?") { printf "  %s: no symbol name (link the test executable with -rdynamic)\n", $0; bad = 1; next }
+        if (sym == "" || sym == "?") { printf "  %s: no symbol name (link the program with -rdynamic)\n", $0; bad = 1; next }
         if (!(sym in n)) { printf "  %s: launched but not in the ptxas report (add it to kernels/instantiate/)\n", sym; bad = 1; next }
         for (j = 1; j <= n[sym]; ++j) {
           limit = arch[sym, j] == "sm_80" ? 163 * 1024 : 227 * 1024
