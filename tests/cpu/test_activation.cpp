@@ -9,19 +9,12 @@
 #include "reference/check.hpp"
 #include "reference/gradcheck.hpp"
 #include "skinnet/layers/activation.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
+using namespace skinnet::test;
 
 namespace {
-Tensor<Cpu> to_tensor(const Shape& s, const std::vector<double>& v) {
-  std::vector<float> f(v.begin(), v.end());
-  return Tensor<Cpu>::from_vector(s, f);
-}
-std::vector<double> rounded(const std::vector<double>& v) {
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < v.size(); ++i) r[i] = static_cast<float>(v[i]);
-  return r;
-}
 struct Case {
   Act act;
   ref::RefAct ref;

@@ -11,31 +11,13 @@
 #include "reference/gradcheck.hpp"
 #include "skinnet/layers/activation.hpp"
 #include "skinnet/layers/batchnorm.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
+using namespace skinnet::test;
 
 namespace {
 
-Tensor<Cpu> to_tensor(const Shape& s, const std::vector<double>& v) {
-  std::vector<float> f(v.begin(), v.end());
-  return Tensor<Cpu>::from_vector(s, f);
-}
-// The float tensor's values, as the reference should see them (rounded to float first).
-std::vector<double> rounded(const std::vector<double>& v) {
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < v.size(); ++i) r[i] = static_cast<float>(v[i]);
-  return r;
-}
-ref::RefAct ref_act(Act a) {
-  switch (a) {
-    case Act::None: return ref::RefAct::None;
-    case Act::ReLU: return ref::RefAct::ReLU;
-    case Act::Swish: return ref::RefAct::Swish;
-    case Act::Mish: return ref::RefAct::Mish;
-    case Act::Sigmoid: return ref::RefAct::Sigmoid;
-  }
-  return ref::RefAct::None;
-}
 int64_t channels(const Shape& s) { return s[s.rank() - 1]; }
 
 // Shapes with batch 1, odd spatial sizes, channel counts that are not multiples of 8/16, a dense

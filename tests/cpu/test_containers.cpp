@@ -28,19 +28,12 @@
 #include "skinnet/layers/se_block.hpp"
 #include "skinnet/layers/sequential.hpp"
 #include "skinnet/train/loss.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
+using namespace skinnet::test;
 
 namespace {
-Tensor<Cpu> to_tensor(const Shape& s, const std::vector<double>& v) {
-  std::vector<float> f(v.begin(), v.end());
-  return Tensor<Cpu>::from_vector(s, f);
-}
-std::vector<double> rounded(const std::vector<double>& v) {
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < v.size(); ++i) r[i] = static_cast<float>(v[i]);
-  return r;
-}
 
 // The network under test, sizes small enough for a full gradient check.
 constexpr int64_t N = 2, H = 3, W = 5, HW = H * W, C = 4, F = 6, C2 = 5, CR = 3, K = 3, ROWS = N * HW;

@@ -10,8 +10,10 @@
 #include "reference/gradcheck.hpp"
 #include "skinnet/cpu/conv2d.hpp"
 #include "skinnet/layers/conv2d.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
+using namespace skinnet::test;
 
 namespace {
 
@@ -22,11 +24,7 @@ struct ConvCase {
   int64_t pt = 0, pb = 0, pl = 0, pr = 0;
   bool bias = true;
 
-  Padding padding() const {
-    if (pad == "same") return Padding::same();
-    if (pad == "valid") return Padding::valid();
-    return Padding::explicit_pads(pt, pb, pl, pr);
-  }
+  Padding padding() const { return padding_of(pad, pt, pb, pl, pr); }
   ref::WindowDims dims() const { return ref::window_dims(n, h, w, cin, k, k, stride, stride, pad, cout, pt, pb, pl, pr); }
   ConvGeometry geometry() const { return ConvGeometry::make(Shape::nhwc(n, h, w, cin), k, stride, padding(), cout, "test"); }
   std::string str() const {
@@ -36,12 +34,6 @@ struct ConvCase {
            (bias ? " bias" : "");
   }
 };
-
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  auto d = ref::random_vector(n, seed);
-  return std::vector<float>(d.begin(), d.end());
-}
-std::vector<double> widen(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 
 // Runs the CPU backend and the reference on the same random data and compares forward and all gradients.
 void check_against_reference(const ConvCase& c, uint64_t seed) {

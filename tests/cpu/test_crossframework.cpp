@@ -34,6 +34,7 @@
 #include "skinnet/io/model_file.hpp"
 #include "skinnet/io/torchvision_names.hpp"
 #include "skinnet/models/zoo.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
 namespace fs = std::filesystem;
@@ -51,19 +52,6 @@ fs::path xf_python() {
     if (::access(p.c_str(), X_OK) == 0) return p;
   return {};
 }
-
-struct XfTempDir {
-  fs::path path;
-  XfTempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "skinnet_xframe_XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~XfTempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 constexpr int64_t kSize = 64, kBatch = 2, kClasses = 10;
 
@@ -89,7 +77,7 @@ TEST_CASE("cross-framework: resnet50, efficientnet_b0, seresnet50 and xception m
     std::printf("SKINNET_SKIP: no Python interpreter ($SKINNET_PYTHON, .venv/bin/python, /usr/bin/python3)\n");
     return;
   }
-  XfTempDir dir;
+  test::TempDir dir("skinnet_xframe_");
   const std::string cmd = "\"" + python.string() + "\" \"" +
                           (xf_repo_root() / "tests" / "python" / "export_crossframework.py").string() + "\" \"" +
                           dir.path.string() + "\" --size " + std::to_string(kSize) + " --batch " +

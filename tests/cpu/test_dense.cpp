@@ -11,20 +11,10 @@
 #include "skinnet/layers/dense.hpp"
 #include "skinnet/layers/flatten.hpp"
 #include "skinnet/layers/global_avg_pool.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
-
-namespace {
-Tensor<Cpu> to_tensor(const Shape& s, const std::vector<double>& v) {
-  std::vector<float> f(v.begin(), v.end());
-  return Tensor<Cpu>::from_vector(s, f);
-}
-std::vector<double> rounded(const std::vector<double>& v) {
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < v.size(); ++i) r[i] = static_cast<float>(v[i]);
-  return r;
-}
-}  // namespace
+using namespace skinnet::test;
 
 TEST_CASE("Dense reference: central-difference gradients for x, weight, bias") {
   const int64_t rows = 3, in = 5, out = 4;

@@ -13,8 +13,10 @@
 #include "skinnet/core/parallel.hpp"
 #include "skinnet/cpu/depthwise.hpp"
 #include "skinnet/layers/separable_conv2d.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
+using namespace skinnet::test;
 
 namespace {
 
@@ -24,11 +26,7 @@ struct DwCase {
   int64_t pt = 0, pb = 0, pl = 0, pr = 0;
   bool bias = true;
 
-  Padding padding() const {
-    if (pad == "same") return Padding::same();
-    if (pad == "valid") return Padding::valid();
-    return Padding::explicit_pads(pt, pb, pl, pr);
-  }
+  Padding padding() const { return padding_of(pad, pt, pb, pl, pr); }
   ref::WindowDims dims() const { return ref::window_dims(n, h, w, c, k, k, stride, stride, pad, c, pt, pb, pl, pr); }
   ConvGeometry geometry() const { return ConvGeometry::make(Shape::nhwc(n, h, w, c), k, stride, padding(), c, "test"); }
   std::string str() const {
@@ -36,12 +34,6 @@ struct DwCase {
            " k" + std::to_string(k) + " s" + std::to_string(stride) + " " + pad + (bias ? " bias" : "");
   }
 };
-
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  auto d = ref::random_vector(n, seed);
-  return std::vector<float>(d.begin(), d.end());
-}
-std::vector<double> widen(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 
 void check_against_reference(const DwCase& c, uint64_t seed) {
   INFO("case: " << c.str());

@@ -12,14 +12,12 @@
 #include "skinnet/layers/drop_connect.hpp"
 #include "skinnet/layers/dropout.hpp"
 #include "skinnet/layers/sequential.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
+using namespace skinnet::test;
 
 namespace {
-Tensor<Cpu> to_tensor(const Shape& s, const std::vector<double>& v) {
-  std::vector<float> f(v.begin(), v.end());
-  return Tensor<Cpu>::from_vector(s, f);
-}
 // Inputs bounded away from zero, so "dropped" (exactly 0) is unambiguous.
 std::vector<double> nonzero_input(int64_t n, uint64_t seed) {
   auto v = ref::random_vector(n, seed, 0.5, 2.0);

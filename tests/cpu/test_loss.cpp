@@ -9,20 +9,10 @@
 #include "reference/gradcheck.hpp"
 #include "reference/softmax_ce.hpp"
 #include "skinnet/train/loss.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
-
-namespace {
-Tensor<Cpu> to_tensor(const Shape& s, const std::vector<double>& v) {
-  std::vector<float> f(v.begin(), v.end());
-  return Tensor<Cpu>::from_vector(s, f);
-}
-std::vector<double> rounded(const std::vector<double>& v) {
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < v.size(); ++i) r[i] = static_cast<float>(v[i]);
-  return r;
-}
-}  // namespace
+using namespace skinnet::test;
 
 TEST_CASE("Softmax cross-entropy reference: central-difference gradient with smoothing and weights") {
   const int64_t N = 4, K = 5;

@@ -16,6 +16,7 @@
 #include "skinnet/io/layout.hpp"
 #include "skinnet/io/model_file.hpp"
 #include "skinnet/io/torchvision_names.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
 using namespace skinnet::io;
@@ -23,17 +24,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "skinnet_model_XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+// A fresh directory per test, removed at the end.
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("skinnet_model_") {}
 };
 
 // A stand-in for a real model: any number of named parameters and buffers of given shapes, and an

@@ -10,8 +10,10 @@
 #include "reference/pool.hpp"
 #include "skinnet/cpu/pool.hpp"
 #include "skinnet/layers/pool.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
+using namespace skinnet::test;
 
 namespace {
 
@@ -20,11 +22,7 @@ struct PoolCase {
   std::string pad;
   int64_t pt = 0, pb = 0, pl = 0, pr = 0;
 
-  Padding padding() const {
-    if (pad == "same") return Padding::same();
-    if (pad == "valid") return Padding::valid();
-    return Padding::explicit_pads(pt, pb, pl, pr);
-  }
+  Padding padding() const { return padding_of(pad, pt, pb, pl, pr); }
   ref::WindowDims dims() const { return ref::window_dims(n, h, w, c, k, k, stride, stride, pad, c, pt, pb, pl, pr); }
   ConvGeometry geometry() const { return ConvGeometry::make(Shape::nhwc(n, h, w, c), k, stride, padding(), c, "test"); }
   std::string str() const {
@@ -32,12 +30,6 @@ struct PoolCase {
            " k" + std::to_string(k) + " s" + std::to_string(stride) + " " + pad;
   }
 };
-
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  auto d = ref::random_vector(n, seed);
-  return std::vector<float>(d.begin(), d.end());
-}
-std::vector<double> widen(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 
 const PoolCase kCases[] = {
     {1, 1, 1, 1, 1, 1, "valid"},

@@ -18,6 +18,7 @@
 
 #include "skinnet/core/philox.hpp"
 #include "skinnet/io/safetensors.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
 using namespace skinnet::io;
@@ -26,17 +27,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // A fresh directory per test, removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "skinnet_io_XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("skinnet_io_") {}
 };
 
 std::vector<uint8_t> file_bytes(const fs::path& p) {

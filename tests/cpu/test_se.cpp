@@ -8,19 +8,12 @@
 #include "reference/gradcheck.hpp"
 #include "reference/se.hpp"
 #include "skinnet/layers/se_block.hpp"
+#include "test_util.hpp"
 
 using namespace skinnet;
+using namespace skinnet::test;
 
 namespace {
-Tensor<Cpu> to_tensor(const Shape& s, const std::vector<double>& v) {
-  std::vector<float> f(v.begin(), v.end());
-  return Tensor<Cpu>::from_vector(s, f);
-}
-std::vector<double> rounded(const std::vector<double>& v) {
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < v.size(); ++i) r[i] = static_cast<float>(v[i]);
-  return r;
-}
 ref::SEParams random_params(int64_t C, int64_t Cr, ref::RefAct inner, uint64_t seed) {
   return {C,
           Cr,

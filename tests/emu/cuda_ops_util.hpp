@@ -1,13 +1,15 @@
 #pragma once
-// Helpers of the emulated tests of the non-convolution Cuda ops (tests/emu/test_*_cuda.cpp):
-// conversions between the float64 reference's vectors and tensors on either device, and running one
-// computation in the emulator's three thread orders with a bitwise comparison of the results.
+// Helpers of the emulated tests of the Cuda ops (tests/emu/test_*_cuda.cpp): the shared test helpers
+// (tests/test_util.hpp: conversions between the float64 reference's vectors and tensors on either
+// device, random inputs), and running one computation in the emulator's thread orders with a bitwise
+// comparison of the results.
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reference/activation.hpp"
@@ -15,44 +17,40 @@
 #include "skinnet/cpu/activation.hpp"
 #include "skinnet/cuda/device_memory.hpp"
 #include "skinnet/cuda/runtime.hpp"
+#include "test_util.hpp"
 
 namespace skinnet::cuda_test {
 
-// The values as the float tensors hold them (the reference must see the rounded inputs).
-inline std::vector<double> rounded(const std::vector<double>& v) {
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < v.size(); ++i) r[i] = static_cast<float>(v[i]);
-  return r;
-}
+// rounded, tensor_of, random_floats, widen, padding_of, ref_act: see tests/test_util.hpp.
+using namespace skinnet::test;
+
+// n uniform values in [lo, hi) from the reference's generator, rounded to float.
 inline std::vector<double> random_rounded(int64_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {
   return rounded(ref::random_vector(static_cast<size_t>(n), seed, lo, hi));
 }
 
-template <class D>
-Tensor<D> tensor_of(const Shape& s, const std::vector<double>& v) {
-  const std::vector<float> f(v.begin(), v.end());
-  return Tensor<D>::from_vector(s, f);
-}
-
-inline ref::RefAct ref_act(Act a) {
-  switch (a) {
-    case Act::None:
-      return ref::RefAct::None;
-    case Act::ReLU:
-      return ref::RefAct::ReLU;
-    case Act::Swish:
-      return ref::RefAct::Swish;
-    case Act::Mish:
-      return ref::RefAct::Mish;
-    case Act::Sigmoid:
-      return ref::RefAct::Sigmoid;
-  }
-  return ref::RefAct::None;
-}
-
+// Whether two float vectors are equal bit for bit (NaNs included).
 inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
+
+// The thread orders the conv, depthwise and pool tests run every kernel in; the results must agree
+// bit for bit. Under ThreadSanitizer the race detector itself sees unsynchronised shared-memory
+// accesses in any order, and every emulated switch costs about 100x more, so one order keeps the TSan
+// stage of CI short. (in_all_thread_orders below always runs all three.)
+#if defined(__SANITIZE_THREAD__)
+#define SKN_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SKN_TEST_TSAN 1
+#endif
+#endif
+#if defined(SKN_TEST_TSAN)
+inline const std::pair<emu::ThreadOrder, const char*> kThreadOrders[] = {{emu::ThreadOrder::Random, "random"}};
+#else
+inline const std::pair<emu::ThreadOrder, const char*> kThreadOrders[] = {
+    {emu::ThreadOrder::Forward, "forward"}, {emu::ThreadOrder::Reverse, "reverse"}, {emu::ThreadOrder::Random, "random"}};
+#endif
 
 using Outputs = std::vector<std::vector<float>>;
 

@@ -11,10 +11,10 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "cuda_ops_util.hpp"
 #include "reference/check.hpp"
 #include "reference/conv.hpp"
 #include "reference/gradcheck.hpp"
@@ -25,6 +25,7 @@
 #include "skinnet/layers/separable_conv2d.hpp"
 
 using namespace skinnet;
+using namespace skinnet::cuda_test;
 namespace emu = skinnet::emu;
 
 namespace {
@@ -38,11 +39,7 @@ struct DwCase {
 
   int64_t kw() const { return kw_override ? kw_override : k; }
   int64_t sw() const { return sw_override ? sw_override : stride; }
-  Padding padding() const {
-    if (pad == "same") return Padding::same();
-    if (pad == "valid") return Padding::valid();
-    return Padding::explicit_pads(pt, pb, pl, pr);
-  }
+  Padding padding() const { return padding_of(pad, pt, pb, pl, pr); }
   ref::WindowDims dims() const { return ref::window_dims(n, h, w, c, k, kw(), stride, sw(), pad, c, pt, pb, pl, pr); }
   ConvGeometry geometry() const {
     return ConvGeometry::make(Shape::nhwc(n, h, w, c), k, kw(), stride, sw(), padding(), c, "test");
@@ -55,32 +52,6 @@ struct DwCase {
            (bias ? " bias" : "");
   }
 };
-
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  auto d = ref::random_vector(n, seed);
-  return std::vector<float>(d.begin(), d.end());
-}
-std::vector<double> widen(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-// Every kernel runs in these thread orders; the results must agree bit for bit. Under ThreadSanitizer
-// the race detector itself sees unsynchronised shared-memory accesses in any order, and every emulated
-// switch costs about 100x more, so one order keeps the TSan stage of CI short.
-#if defined(__SANITIZE_THREAD__)
-#define SKN_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SKN_TEST_TSAN 1
-#endif
-#endif
-#if defined(SKN_TEST_TSAN)
-const std::pair<emu::ThreadOrder, const char*> kOrders[] = {{emu::ThreadOrder::Random, "random"}};
-#else
-const std::pair<emu::ThreadOrder, const char*> kOrders[] = {
-    {emu::ThreadOrder::Forward, "forward"}, {emu::ThreadOrder::Reverse, "reverse"}, {emu::ThreadOrder::Random, "random"}};
-#endif
 
 constexpr float kDwStart = 0.5f, kDbStart = -0.25f;  // the backward functions add to these
 
@@ -112,7 +83,7 @@ void check_case(const DwCase& c, uint64_t seed) {
   const auto dy = Tensor<Cuda>::from_vector(g.out_shape(), dys);
 
   Results first;
-  for (const auto& entry : kOrders) {
+  for (const auto& entry : kThreadOrders) {
     INFO("thread order: " << entry.second);
     Results r;
     {
@@ -136,16 +107,16 @@ void check_case(const DwCase& c, uint64_t seed) {
     if (c.bias) SKN_CHECK_CLOSE(r.db, db_ref, tol, 1e-5);
     else CHECK(r.db == std::vector<float>(static_cast<size_t>(c.c), kDbStart));  // untouched
     // The fused backward gives the same bits as the two separate ops.
-    CHECK(bitwise_equal(r.fused_dx, r.dx));
-    CHECK(bitwise_equal(r.fused_dw, r.dw));
-    CHECK(bitwise_equal(r.fused_db, r.db));
+    CHECK(same_bits(r.fused_dx, r.dx));
+    CHECK(same_bits(r.fused_dw, r.dw));
+    CHECK(same_bits(r.fused_db, r.db));
     if (first.y.empty()) {
       first = r;
     } else {
-      CHECK_MESSAGE(bitwise_equal(r.y, first.y), "forward differs from the forward-order run");
-      CHECK_MESSAGE(bitwise_equal(r.dx, first.dx), "dx differs from the forward-order run");
-      CHECK_MESSAGE(bitwise_equal(r.dw, first.dw), "dw differs from the forward-order run");
-      CHECK_MESSAGE(bitwise_equal(r.db, first.db), "dbias differs from the forward-order run");
+      CHECK_MESSAGE(same_bits(r.y, first.y), "forward differs from the forward-order run");
+      CHECK_MESSAGE(same_bits(r.dx, first.dx), "dx differs from the forward-order run");
+      CHECK_MESSAGE(same_bits(r.dw, first.dw), "dw differs from the forward-order run");
+      CHECK_MESSAGE(same_bits(r.db, first.db), "dbias differs from the forward-order run");
     }
   }
 }

@@ -5,10 +5,10 @@
 // bit for bit (same summation order by design).
 #include <doctest/doctest.h>
 
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "cuda_ops_util.hpp"
 #include "reference/check.hpp"
 #include "reference/gradcheck.hpp"
 #include "reference/pool.hpp"
@@ -17,6 +17,7 @@
 #include "skinnet/layers/pool.hpp"
 
 using namespace skinnet;
+using namespace skinnet::cuda_test;
 namespace emu = skinnet::emu;
 
 namespace {
@@ -29,11 +30,7 @@ struct PoolCase {
 
   int64_t kw() const { return kw_override ? kw_override : k; }
   int64_t sw() const { return sw_override ? sw_override : stride; }
-  Padding padding() const {
-    if (pad == "same") return Padding::same();
-    if (pad == "valid") return Padding::valid();
-    return Padding::explicit_pads(pt, pb, pl, pr);
-  }
+  Padding padding() const { return padding_of(pad, pt, pb, pl, pr); }
   ref::WindowDims dims() const { return ref::window_dims(n, h, w, c, k, kw(), stride, sw(), pad, c, pt, pb, pl, pr); }
   ConvGeometry geometry() const {
     return ConvGeometry::make(Shape::nhwc(n, h, w, c), k, kw(), stride, sw(), padding(), c, "test");
@@ -44,32 +41,6 @@ struct PoolCase {
            std::to_string(sw()) + " " + pad;
   }
 };
-
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  auto d = ref::random_vector(n, seed);
-  return std::vector<float>(d.begin(), d.end());
-}
-std::vector<double> widen(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-// Every kernel runs in these thread orders; the results must agree bit for bit. Under ThreadSanitizer
-// the race detector itself sees unsynchronised shared-memory accesses in any order, and every emulated
-// switch costs about 100x more, so one order keeps the TSan stage of CI short.
-#if defined(__SANITIZE_THREAD__)
-#define SKN_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SKN_TEST_TSAN 1
-#endif
-#endif
-#if defined(SKN_TEST_TSAN)
-const std::pair<emu::ThreadOrder, const char*> kOrders[] = {{emu::ThreadOrder::Random, "random"}};
-#else
-const std::pair<emu::ThreadOrder, const char*> kOrders[] = {
-    {emu::ThreadOrder::Forward, "forward"}, {emu::ThreadOrder::Reverse, "reverse"}, {emu::ThreadOrder::Random, "random"}};
-#endif
 
 const PoolCase kCases[] = {
     {1, 1, 1, 1, 1, 1, "valid"},
@@ -101,7 +72,7 @@ TEST_CASE("cuda max and avg pooling match the reference, forward and backward, i
     const auto max_y = ref::maxpool_forward(d, widen(xs)), max_dx = ref::maxpool_backward(d, widen(xs), widen(dys));
     const auto avg_y = ref::avgpool_forward(d, widen(xs)), avg_dx = ref::avgpool_backward(d, widen(dys));
     std::vector<std::vector<float>> first;
-    for (const auto& entry : kOrders) {
+    for (const auto& entry : kThreadOrders) {
       INFO("thread order: " << entry.second);
       std::vector<std::vector<float>> r;
       {
@@ -120,7 +91,7 @@ TEST_CASE("cuda max and avg pooling match the reference, forward and backward, i
       } else {
         for (size_t i = 0; i < r.size(); ++i) {
           INFO("output " << i << " (max y, max dx, avg y, avg dx)");
-          CHECK_MESSAGE(bitwise_equal(r[i], first[i]), "result differs from the forward-order run");
+          CHECK_MESSAGE(same_bits(r[i], first[i]), "result differs from the forward-order run");
         }
       }
     }
@@ -157,7 +128,7 @@ TEST_CASE("MaxPool2D<Cuda> and AvgPool2D<Cuda> equal the Cpu layers bit for bit"
     auto y_cpu = host.forward(Tensor<Cpu>::from_vector(in, xs), Mode::Train);
     auto y_gpu = dev.forward(Tensor<Cuda>::from_vector(in, xs), Mode::Train);
     REQUIRE(y_gpu.shape() == y_cpu.shape());
-    CHECK(bitwise_equal(y_gpu.to_vector(), y_cpu.to_vector()));
+    CHECK(same_bits(y_gpu.to_vector(), y_cpu.to_vector()));
     const auto dys = random_floats(static_cast<size_t>(y_cpu.numel()), 32);
     auto dx_cpu = host.backward(Tensor<Cpu>::from_vector(y_cpu.shape(), dys));
     auto dx_gpu = dev.backward(Tensor<Cuda>::from_vector(y_cpu.shape(), dys));
