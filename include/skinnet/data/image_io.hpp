@@ -193,6 +193,28 @@ inline std::vector<uint8_t> png_without_empty_idat(const uint8_t* d, std::size_t
   return out;
 }
 
+// Empty when every chunk of a PNG (up to IEND) fits in the file, else what is wrong. stb_image 2.27
+// grows its IDAT buffer to a chunk's declared length before reading the chunk, so a few-byte file
+// claiming a 2 GB IDAT made it allocate 2 GB (found by fuzz/fuzz_image.cpp) only to find the data
+// missing. A chunk running past the end means a truncated or corrupt file, which stb would refuse
+// anyway; refusing it first costs one walk over the chunk headers and says where the file breaks.
+inline std::string png_check(const uint8_t* d, std::size_t n) {
+  for (std::size_t p = 8; p + 8 <= n;) {
+    const std::size_t len = be32(d + p);
+    const std::size_t room = n - p - 8;  // bytes after the length and type fields
+    if (len > room) {
+      std::string type(reinterpret_cast<const char*>(d + p + 4), 4);
+      for (char& ch : type)
+        if (ch < 0x20 || ch > 0x7e) ch = '?';
+      return detail::concat("truncated or corrupt PNG: chunk '", type, "' at byte ", p, " declares ", len,
+                            " data bytes but only ", room, " remain in the file");
+    }
+    if (std::memcmp(d + p + 4, "IEND", 4) == 0) return {};
+    p += 12 + len;
+  }
+  return {};  // no room for another chunk header: stb reports the missing IEND
+}
+
 // Width and height straight from a PNG IHDR or a BMP info header, before stb sees the file: stb
 // refuses very large images with a generic "unknown image type", and skinnet wants to say which size
 // broke which limit. JPEG sizes are 16-bit and come from stb's header reader.
@@ -300,7 +322,10 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
     SKN_REQUIRE(bmp_is_complete(data, size, info.width, info.height), IoError, name,
                 ": truncated BMP (the file is shorter than its pixel rows)");
   std::vector<uint8_t> cleaned;
-  if (info.format == ImageFormat::Png) cleaned = png_without_empty_idat(data, size);
+  if (info.format == ImageFormat::Png) {
+    if (const std::string bad = png_check(data, size); !bad.empty()) throw IoError(name + ": " + bad);
+    cleaned = png_without_empty_idat(data, size);
+  }
   const uint8_t* src = cleaned.empty() ? data : cleaned.data();
   const std::size_t src_size = cleaned.empty() ? size : cleaned.size();
   int w = 0, h = 0, c = 0;
