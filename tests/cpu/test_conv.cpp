@@ -204,6 +204,40 @@ TEST_CASE("cpu conv2d matches the reference across several column tiles") {
   check_against_reference(c, 777);
 }
 
+TEST_CASE("cpu conv2d indirect forward (Cin >= 16): edges, strides, lopsided pads, split channels") {
+  // The indirect path (cpu/conv_indirect.hpp) reads the input through per-tap pointers: these cases put
+  // pixels of the last micro-panel past the end (M not a multiple of 12 / 6 / 4), output channels past
+  // the last full panel (Cout 5, 33, 70), taps in every kind of padding, stride 2 on odd inputs, a tap
+  // count that is not a multiple of a K slice, and Cin over the 512-channel slice (one tap split).
+  const std::vector<ConvCase> cases = {
+      {1, 5, 7, 16, 5, 3, 1, "same"},
+      {2, 9, 7, 24, 33, 3, 2, "same"},                   // odd input, stride 2, asymmetric pad
+      {1, 8, 11, 40, 70, 5, 1, "explicit", 2, 0, 1, 4},  // lopsided explicit pads
+      {3, 6, 5, 17, 32, 7, 1, "same", 0, 0, 0, 0, false},
+      {1, 7, 6, 20, 9, 2, 2, "valid"},
+      {1, 5, 4, 600, 7, 3, 1, "same", 0, 0, 0, 0, false}, // Cin 600 > 512: each tap in two slices
+  };
+  uint64_t seed = 900;
+  for (const ConvCase& c : cases) {
+    REQUIRE(cpu::conv_uses_indirect(c.geometry()));
+    check_against_reference(c, seed += 10);
+  }
+}
+
+TEST_CASE("cpu conv2d indirect forward is bit-identical for 1 and 2 threads") {
+  ConvCase c{3, 13, 11, 32, 40, 3, 1, "same"};
+  const ConvGeometry g = c.geometry();
+  auto x = Tensor<Cpu>::from_vector(g.in_shape(), random_floats(static_cast<size_t>(g.in_shape().numel()), 5));
+  auto w = Tensor<Cpu>::from_vector(Shape{3, 3, 32, 40}, random_floats(3 * 3 * 32 * 40, 6));
+  const int before = max_threads();
+  set_num_threads(1);
+  const auto one = cpu::conv2d_forward(x, w, nullptr, g).to_vector();
+  set_num_threads(2);
+  const auto two = cpu::conv2d_forward(x, w, nullptr, g).to_vector();
+  set_num_threads(before);
+  CHECK(one == two);
+}
+
 TEST_CASE("cpu conv2d: shape errors name the op and the tensor") {
   ConvCase c{1, 5, 5, 3, 4, 3, 1, "same"};
   const ConvGeometry g = c.geometry();

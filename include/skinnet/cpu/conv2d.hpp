@@ -27,6 +27,7 @@
 #include "skinnet/core/conv_geometry.hpp"
 #include "skinnet/core/parallel.hpp"
 #include "skinnet/core/tensor.hpp"
+#include "skinnet/cpu/conv_indirect.hpp"
 #include "skinnet/cpu/gemm.hpp"
 #include "skinnet/cpu/im2col.hpp"
 
@@ -144,6 +145,8 @@ inline Tensor<Cpu> conv2d_forward(const Tensor<Cpu>& x, const Tensor<Cpu>& w, co
   const int64_t rows = g.out_pixels(), cout = g.out_c, patch = g.patch();
   if (g.is_pointwise()) {
     gemm(Trans::No, Trans::No, rows, cout, g.in_c, 1.f, x.data(), g.in_c, w.data(), cout, 0.f, y.data(), cout);
+  } else if (conv_uses_indirect(g)) {
+    conv2d_forward_indirect(x.data(), w.data(), g, y.data());
   } else {
     const int64_t tile = detail::conv_tile_rows(g);
     Tensor<Cpu> col(Shape{tile * patch});
@@ -198,6 +201,8 @@ inline void conv2d_backward_params(const Tensor<Cpu>& x, const Tensor<Cpu>& dy, 
     // dW[cin x cout] = X^T * dY: the sum over all N*H*W pixels is the GEMM's inner dimension.
     gemm(Trans::Yes, Trans::No, g.in_c, cout, rows, 1.f, x.data(), g.in_c, dy.data(), cout, 0.f, grad.data(),
          cout);
+  } else if (conv_uses_indirect(g)) {
+    conv2d_weight_grad_indirect(x.data(), dy.data(), g, grad.data());
   } else {
     const int64_t tile = detail::conv_tile_rows(g);
     Tensor<Cpu> col(Shape{tile * patch});
