@@ -167,10 +167,10 @@ TEST_CASE("cpu depthwise conv: results do not depend on the thread count or on s
   // Streaming (non-temporal) output stores, normally only for outputs of 32 MiB and more, store the
   // same values: forced on for every size, the results are bit-identical (C = 40 puts some rows' vectors
   // off the 64-byte alignment streaming needs, so both store kinds mix within a row).
-  const int64_t threshold = cpu::dw_detail::streaming_store_min_bytes;
-  cpu::dw_detail::streaming_store_min_bytes = 0;
+  const int64_t threshold = cpu::streaming_store_min_bytes;
+  cpu::streaming_store_min_bytes = 0;
   const auto streamed = run();
-  cpu::dw_detail::streaming_store_min_bytes = threshold;
+  cpu::streaming_store_min_bytes = threshold;
   CHECK(streamed == many);
 }
 

@@ -22,14 +22,14 @@
 //                 each with its own partial dW, combined in slice order: bit-identical results for
 //                 any thread count.
 // Outputs (y, dx) of 32 MiB and more are written with streaming stores that bypass the caches
-// (StreamingRows). OpenMP splits batch x rows. Same backend contract as cpu/conv2d.hpp: the backward_params function
+// (cpu/streaming.hpp). OpenMP splits batch x rows. Same backend contract as cpu/conv2d.hpp: the backward_params function
 // ADDS into dw (and dbias).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
-#if defined(__SSE__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -37,6 +37,7 @@
 #include "skinnet/core/parallel.hpp"
 #include "skinnet/core/tensor.hpp"
 #include "skinnet/cpu/conv2d.hpp"  // detail::add_column_sums (bias gradient)
+#include "skinnet/cpu/streaming.hpp"
 
 namespace skinnet::cpu {
 
@@ -59,40 +60,8 @@ inline Vec load(const float* p) {
   return v;
 }
 inline void store(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
-// Output stores can bypass the caches (non-temporal "streaming" stores). For an output much larger
-// than the caches this saves the read-for-ownership of every line and the eviction of useful data:
-// measured on this project's Xeon VM, dw3x3 96ch 112^2 b16 (77 MB out) forward 6.9 -> 4.0 ms, input
-// gradient 8.5 -> 4.7-5.3 ms; at 19 MB and below it made no difference, and a smaller output is better
-// left in cache for the next layer, hence the threshold. (An AMD VM measured streaming stores 10-20%
-// slower on BatchNorm; re-measure before lowering it.) Set per output row by StreamingRows.
-inline int64_t streaming_store_min_bytes = int64_t{32} << 20;  // tests lower it to 0
-
-inline bool& streaming_outputs() {
-  thread_local bool on = false;
-  return on;
-}
-
-// For the rows written in its scope: stream when the whole output has at least
-// streaming_store_min_bytes; on exit, an sfence orders the streamed stores before whatever follows
-// (they are weakly ordered, and another thread may read the rows next).
-class StreamingRows {
- public:
-  explicit StreamingRows(int64_t output_bytes) : prev_(streaming_outputs()) {
-    streaming_outputs() = output_bytes >= streaming_store_min_bytes;
-  }
-  ~StreamingRows() {
-#if defined(__SSE__)
-    if (streaming_outputs()) _mm_sfence();
-#endif
-    streaming_outputs() = prev_;
-  }
-  StreamingRows(const StreamingRows&) = delete;
-  StreamingRows& operator=(const StreamingRows&) = delete;
-
- private:
-  bool prev_;
-};
-
+// Output vectors of a streamed output (cpu/streaming.hpp: y or dx of 32 MiB and more) bypass the
+// caches; vectors off the alignment streaming stores need, and the scalar tails, are stored normally.
 inline void store_out(float* p, Vec v) {
 #if defined(__AVX512F__)
   if (streaming_outputs() && (reinterpret_cast<uintptr_t>(p) & 63) == 0) return _mm512_stream_ps(p, (__m512)v);
