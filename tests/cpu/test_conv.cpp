@@ -208,14 +208,16 @@ TEST_CASE("cpu conv2d indirect forward (Cin >= 16): edges, strides, lopsided pad
   // The indirect path (cpu/conv_indirect.hpp) reads the input through per-tap pointers: these cases put
   // pixels of the last micro-panel past the end (M not a multiple of 12 / 6 / 4), output channels past
   // the last full panel (Cout 5, 33, 70), taps in every kind of padding, stride 2 on odd inputs, a tap
-  // count that is not a multiple of a K slice, and Cin over the 512-channel slice (one tap split).
+  // count that is not a multiple of a K slice, Cin over the 768-channel slice (one tap split), and 1x1.
   const std::vector<ConvCase> cases = {
       {1, 5, 7, 16, 5, 3, 1, "same"},
       {2, 9, 7, 24, 33, 3, 2, "same"},                   // odd input, stride 2, asymmetric pad
       {1, 8, 11, 40, 70, 5, 1, "explicit", 2, 0, 1, 4},  // lopsided explicit pads
       {3, 6, 5, 17, 32, 7, 1, "same", 0, 0, 0, 0, false},
       {1, 7, 6, 20, 9, 2, 2, "valid"},
-      {1, 5, 4, 600, 7, 3, 1, "same", 0, 0, 0, 0, false}, // Cin 600 > 512: each tap in two slices
+      {1, 5, 4, 800, 7, 3, 1, "same", 0, 0, 0, 0, false}, // Cin 800 > 768: each tap in two slices
+      {2, 7, 5, 20, 33, 1, 1, "valid"},                  // pointwise: forward indirect, gradients GEMM
+      {1, 9, 7, 24, 10, 1, 2, "valid"},                  // strided 1x1 (ResNet downsample)
   };
   uint64_t seed = 900;
   for (const ConvCase& c : cases) {

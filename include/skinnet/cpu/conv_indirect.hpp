@@ -221,8 +221,9 @@ inline constexpr int64_t kWgradSlices = 16;  // fixed pixel slices, each with it
 }  // namespace indirect_detail
 
 // Worth it when each tap's run of channels is long enough to amortise reloading the MR pointers
-// (the 3-channel stems keep im2col, which is cheap for them).
-inline bool conv_uses_indirect(const ConvGeometry& g) { return g.in_c >= 16 && !g.is_pointwise(); }
+// (the 3-channel stems keep im2col, which is cheap for them). Pointwise convolutions use it for the
+// forward pass only (cpu/conv2d.hpp says why).
+inline bool conv_uses_indirect(const ConvGeometry& g) { return g.in_c >= 16; }
 
 // y = conv(x, w) without bias, for any geometry (stride, padding, kernel size). y is fully written.
 inline void conv2d_forward_indirect(const float* x, const float* w, const ConvGeometry& g, float* y) {
