@@ -217,33 +217,6 @@ TEST_CASE("BatchNorm is bit-identical across runs and thread counts") {
   CHECK(a == c);
 }
 
-TEST_CASE("BatchNorm with streaming stores (forced on for a small tensor) gives bit-identical results") {
-  // Outputs of 32 MiB and more are streamed (cpu/streaming.hpp); forcing it for this small tensor must
-  // change no bit of y, dx, the parameter gradients, the running statistics or the inference output.
-  const Shape s{3, 9, 11, 24};  // C = 24: rows off the 64-byte alignment, so ragged ends are exercised
-  auto run = [&] {
-    BatchNorm<Cpu> bn(24, 1e-3f, 0.1f, Act::Swish);
-    auto x = to_tensor(s, ref::random_vector(s.numel(), 31, -2, 3));
-    auto dy = to_tensor(s, ref::random_vector(s.numel(), 32));
-    auto out = bn.forward(x, Mode::Train).to_vector();
-    auto dx = bn.backward(dy).to_vector();
-    auto yi = bn.forward(x, Mode::Infer).to_vector();
-    out.insert(out.end(), dx.begin(), dx.end());
-    out.insert(out.end(), yi.begin(), yi.end());
-    for (auto* t : {&bn.weight().grad, &bn.bias().grad, &bn.running_mean(), &bn.running_var()}) {
-      auto v = t->to_vector();
-      out.insert(out.end(), v.begin(), v.end());
-    }
-    return out;
-  };
-  const auto plain = run();
-  const int64_t threshold = cpu::streaming_store_min_bytes;
-  cpu::streaming_store_min_bytes = 0;
-  const auto streamed = run();
-  cpu::streaming_store_min_bytes = threshold;
-  CHECK(streamed == plain);
-}
-
 TEST_CASE("BatchNorm layer surface: names, buffers, counts, errors") {
   BatchNorm<Cpu> bn(7, 1e-3f, 0.01f, Act::Swish);
   auto ps = bn.parameters();

@@ -137,7 +137,7 @@ TEST_CASE("cpu depthwise conv matches the reference: kernels 1 to 7, strides 1 2
   for (const DwCase& c : cases) check_against_reference(c, seed += 10);
 }
 
-TEST_CASE("cpu depthwise conv: results do not depend on the thread count or on streaming stores") {
+TEST_CASE("cpu depthwise conv: results do not depend on the thread count") {
   DwCase c{3, 23, 21, 40, 5, 2, "same"};
   const ConvGeometry g = c.geometry();
   const auto d = c.dims();
@@ -164,14 +164,6 @@ TEST_CASE("cpu depthwise conv: results do not depend on the thread count or on s
   set_num_threads(threads);
   CHECK(many == one);
   CHECK(run() == many);
-  // Streaming (non-temporal) output stores, normally only for outputs of 32 MiB and more, store the
-  // same values: forced on for every size, the results are bit-identical (C = 40 puts some rows' vectors
-  // off the 64-byte alignment streaming needs, so both store kinds mix within a row).
-  const int64_t threshold = cpu::streaming_store_min_bytes;
-  cpu::streaming_store_min_bytes = 0;
-  const auto streamed = run();
-  cpu::streaming_store_min_bytes = threshold;
-  CHECK(streamed == many);
 }
 
 TEST_CASE("DepthwiseConv2D layer: shapes, names, Train equals Infer, gradients accumulate") {

@@ -9,8 +9,7 @@
 //   * Running averages use PyTorch's momentum: running = (1 - momentum) * running + momentum * batch
 //     (Keras' momentum 0.99 is momentum 0.01 here).
 //
-// Memory traffic is what limits BN, so each phase is one fused pass over the big tensors (outputs of
-// 32 MiB and more are written with streaming stores, cpu/streaming.hpp):
+// Memory traffic is what limits BN, so each phase is one fused pass over the big tensors:
 //   forward (train)   pass 1 reads x -> per-channel sum and sum of squares (double accumulators)
 //                     pass 2 reads x -> writes y = act(gamma * xhat + beta) and xhat (saved for backward)
 //   backward          pass 1 reads dy, xhat -> sum(dz), sum(dz * xhat), dz = dy * act'(gamma*xhat+beta)
@@ -32,7 +31,6 @@
 #include "skinnet/core/tensor.hpp"
 #include "skinnet/cpu/activation.hpp"
 #include "skinnet/cpu/elementwise.hpp"
-#include "skinnet/cpu/streaming.hpp"
 
 namespace skinnet::cpu {
 
@@ -140,14 +138,12 @@ SKN_OMP_SIMD
   float* __restrict hp = xhat.data();
   const float* __restrict sc = scale.data();
   const float* __restrict sh = shift.data();
-  const bool stream = streams(x.numel() * int64_t{sizeof(float)});  // y and xhat: see cpu/streaming.hpp
   act::dispatch(act, [&]<Act A>() {
     detail::for_each_row_block(M, C, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        const OutputBlock hrow(hp + r * C, C, stream, 0), yrow(yp + r * C, C, stream, 1);
         const float* __restrict xr = xp + r * C;
-        float* __restrict hr = hrow.data();
-        float* __restrict yr = yrow.data();
+        float* __restrict hr = hp + r * C;
+        float* __restrict yr = yp + r * C;
 SKN_OMP_SIMD
         for (int64_t c = 0; c < C; ++c) {
           const float h = xr[c] * sc[c] + sh[c];
@@ -155,7 +151,6 @@ SKN_OMP_SIMD
           yr[c] = act::forward<A>(g[c] * h + b[c]);
         }
       }
-      if (stream) stream_fence();
     });
   });
 }
@@ -184,17 +179,14 @@ inline Tensor<Cpu> batchnorm_forward_infer(const Tensor<Cpu>& x, const Tensor<Cp
   float* __restrict yp = y.data();
   const float* __restrict sc = scale.data();
   const float* __restrict sh = shift.data();
-  const bool stream = streams(x.numel() * int64_t{sizeof(float)});
   act::dispatch(act, [&]<Act A>() {
     detail::for_each_row_block(M, C, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        const OutputBlock yrow(yp + r * C, C, stream, 0);
         const float* __restrict xr = xp + r * C;
-        float* __restrict yr = yrow.data();
+        float* __restrict yr = yp + r * C;
 SKN_OMP_SIMD
         for (int64_t c = 0; c < C; ++c) yr[c] = act::forward<A>(xr[c] * sc[c] + sh[c]);
       }
-      if (stream) stream_fence();
     });
   });
   return y;
@@ -261,13 +253,11 @@ SKN_OMP_SIMD
     const float* __restrict kp = k.data();
     const float* __restrict ap = mdz.data();
     const float* __restrict bp = mdzh.data();
-    const bool stream = streams(dx.numel() * int64_t{sizeof(float)});
     detail::for_each_row_block(M, C, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        const OutputBlock drow(dp + r * C, C, stream, 0);
         const float* __restrict gr = gp + r * C;
         const float* __restrict hr = hp + r * C;
-        float* __restrict dr = drow.data();
+        float* __restrict dr = dp + r * C;
 SKN_OMP_SIMD
         for (int64_t c = 0; c < C; ++c) {
           float dz = gr[c];
@@ -275,7 +265,6 @@ SKN_OMP_SIMD
           dr[c] = kp[c] * (dz - ap[c] - hr[c] * bp[c]);
         }
       }
-      if (stream) stream_fence();
     });
   });
 }

@@ -21,9 +21,12 @@
 //                 a one-tap loop. Rows are cut into a fixed number of slices (not the thread count),
 //                 each with its own partial dW, combined in slice order: bit-identical results for
 //                 any thread count.
-// Outputs (y, dx) of 32 MiB and more are written with streaming stores that bypass the caches
-// (cpu/streaming.hpp). OpenMP splits batch x rows. Same backend contract as cpu/conv2d.hpp: the backward_params function
+// OpenMP splits batch x rows. Same backend contract as cpu/conv2d.hpp: the backward_params function
 // ADDS into dw (and dbias).
+//
+// Outputs are stored normally, not streamed past the caches: streaming y and dx made the isolated ops
+// up to 1.7x faster on a Xeon VM but not a training step, where the next layer reads them at once
+// (docs/kernels.md, "Streaming stores").
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -37,7 +40,6 @@
 #include "skinnet/core/parallel.hpp"
 #include "skinnet/core/tensor.hpp"
 #include "skinnet/cpu/conv2d.hpp"  // detail::add_column_sums (bias gradient)
-#include "skinnet/cpu/streaming.hpp"
 
 namespace skinnet::cpu {
 
@@ -60,16 +62,6 @@ inline Vec load(const float* p) {
   return v;
 }
 inline void store(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
-// Output vectors of a streamed output (cpu/streaming.hpp: y or dx of 32 MiB and more) bypass the
-// caches; vectors off the alignment streaming stores need, and the scalar tails, are stored normally.
-inline void store_out(float* p, Vec v) {
-#if defined(__AVX512F__)
-  if (streaming_outputs() && (reinterpret_cast<uintptr_t>(p) & 63) == 0) return _mm512_stream_ps(p, (__m512)v);
-#elif defined(__AVX__)
-  if (streaming_outputs() && (reinterpret_cast<uintptr_t>(p) & 31) == 0) return _mm256_stream_ps(p, (__m256)v);
-#endif
-  store(p, v);
-}
 
 // Floor and ceiling of a / b for b > 0 and any sign of a.
 inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -125,7 +117,7 @@ inline void tap_sum_vectors(const TapWalk& t, int64_t c, const float* init, floa
     for (int64_t j = 0; j < t.cols; ++j)
       for (int v = 0; v < NB; ++v) acc[v] += load(ar + j * t.a_col + v * kLanes) * load(br + j * t.b_col + v * kLanes);
   }
-  for (int v = 0; v < NB; ++v) store_out(out + c + v * kLanes, acc[v]);
+  for (int v = 0; v < NB; ++v) store(out + c + v * kLanes, acc[v]);
 }
 
 // Channels [c, C) one at a time: the tail past the last full vector.
@@ -167,7 +159,7 @@ inline void tap_sum_block(const TapWalk& t, int64_t a_pix, int64_t c, const floa
         for (int v = 0; v < NB; ++v) acc[p][v] += load(ap + p * a_pix + v * kLanes) * wv[v];
     }
   for (int p = 0; p < P; ++p)
-    for (int v = 0; v < NB; ++v) store_out(out + p * out_pix + c + v * kLanes, acc[p][v]);
+    for (int v = 0; v < NB; ++v) store(out + p * out_pix + c + v * kLanes, acc[p][v]);
 }
 
 // 4 pixels x 2 channel vectors = 8 accumulators. Measured on Zen 5 (single thread, in cache): 2 pixels
@@ -241,7 +233,7 @@ inline void slide_block(const TapWalk& t, int64_t C, int64_t c, const float* ini
       for (int p = 0; p < P; ++p) acc[p] += xv[p + j] * wv;
     }
   }
-  for (int p = 0; p < P; ++p) store_out(out + p * C + c, acc[p]);
+  for (int p = 0; p < P; ++p) store(out + p * C + c, acc[p]);
 }
 
 // `count` interior pixels of one output row; t is the walk of the first (t.cols == K, a_col == C).
@@ -363,9 +355,7 @@ inline Tensor<Cpu> depthwise_conv2d_forward(const Tensor<Cpu>& x, const Tensor<C
   const float* wp = w.data();
   const float* bp = bias ? bias->data() : nullptr;
   float* yp = y.data();
-  const int64_t y_bytes = y.numel() * int64_t{sizeof(float)};
   parallel_for(0, g.n * g.out_h, [&](int64_t row) {
-    const StreamingRows streaming(y_bytes);
     const int64_t n = row / g.out_h, oh = row % g.out_h;
     const int64_t ih0 = oh * g.stride_h - g.pad_top;
     const TapRange kh = taps_inside(ih0, g.k_h, g.in_h);
@@ -404,7 +394,6 @@ namespace dw_detail {
 
 // dx for input row `row` (= n * H + ih): the gather over the output pixels whose windows cover it.
 inline void input_grad_row(const ConvGeometry& g, const float* dyp, const float* wp, int64_t row, float* dxp) {
-  const StreamingRows streaming(g.n * g.in_h * g.in_w * g.in_c * int64_t{sizeof(float)});
   const int64_t C = g.in_c;
   const int64_t n = row / g.in_h, ih = row % g.in_h;
   const TapRange kh = taps_reaching(ih, g.k_h, g.stride_h, g.pad_top, g.out_h);
