@@ -24,13 +24,7 @@ min_time=${MIN_TIME:-2}
 for b in "$bench" "$bench_norm"; do
   [[ -x $b ]] || { echo "error: $b not found; build with -DSKINNET_BUILD_BENCH=ON" >&2; exit 1; }
 done
-[[ -f $peers/bench_torch.py ]] || { echo "error: $peers/bench_torch.py not found (set SKINNET_PEERS_DIR)" >&2; exit 1; }
-jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
-[[ -f $jemalloc ]] || { echo "error: $jemalloc missing (apt-get install libjemalloc2)" >&2; exit 1; }
-jemalloc_conf="oversize_threshold:1,background_thread:true,metadata_thp:auto,dirty_decay_ms:-1,muzzy_decay_ms:-1"
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$root/bench/peers/common.sh"
 
 echo "== PyTorch (2 threads, channels_last, jemalloc)" >&2
 env -u OPENBLAS_CORETYPE LD_PRELOAD=$jemalloc MALLOC_CONF=$jemalloc_conf \
