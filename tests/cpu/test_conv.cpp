@@ -319,6 +319,28 @@ TEST_CASE("Conv2D layer: shapes, parameter names, init, Train equals Infer, grad
   CHECK_THROWS_AS(conv.backward(Tensor<Cpu>::zeros(Shape::nhwc(2, 4, 4, 7))), ShapeError);
 }
 
+TEST_CASE("Conv2D layer keeps its training input without copying it, and backward outlives the caller's x") {
+  Conv2D<Cpu> conv(16, 8, 3, 1, Padding::same(), false, 3);
+  const Shape in = Shape::nhwc(2, 7, 6, 16);
+  const auto xs = random_floats(static_cast<size_t>(in.numel()), 31);
+  {
+    auto x = Tensor<Cpu>::from_vector(in, xs);
+    conv.forward(x, Mode::Train);
+    CHECK(x.buffer_is_shared());  // the layer holds x itself, not a copy
+    conv.forward(x, Mode::Infer);
+    CHECK_FALSE(x.buffer_is_shared());  // inference keeps nothing
+  }
+  // Train on a temporary: the caller's handle is gone before backward.
+  auto y = conv.forward(Tensor<Cpu>::from_vector(in, xs), Mode::Train);
+  const auto dys = random_floats(static_cast<size_t>(y.numel()), 32);
+  conv.backward(Tensor<Cpu>::from_vector(y.shape(), dys));
+  ConvCase c{2, 7, 6, 16, 8, 3, 1, "same"};
+  std::vector<double> dx_ref, dw_ref, db_ref;
+  ref::conv2d_backward(c.dims(), widen(xs), widen(conv.weight().value.to_vector()), false, widen(dys), dx_ref, dw_ref,
+                       db_ref);
+  SKN_CHECK_CLOSE(conv.weight().grad.to_vector(), dw_ref, 1e-4, 1e-5);
+}
+
 TEST_CASE("Conv2D layer without bias, and two identical runs are bit-identical") {
   auto run = [] {
     Conv2D<Cpu> conv(16, 24, 3, 1, Padding::symmetric(1), false, 9);

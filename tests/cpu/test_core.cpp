@@ -1,7 +1,9 @@
 // Core: Shape, Tensor, errors, Philox (Random123 known-answer vectors), parallel_for.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <numeric>
 
 #include "skinnet/skinnet.hpp"
@@ -40,6 +42,36 @@ TEST_CASE("Tensor: move-only ownership, explicit clone, reshape") {
   CHECK_THROWS_AS(Tensor<Cpu>::from_vector(Shape{3}, {1.f, 2.f}), ShapeError);
   auto h = to_host(z);
   CHECK(h.to_vector() == z.to_vector());
+}
+
+TEST_CASE("Tensor: share() aliases the buffer, keeps it alive, and is never written over by an op") {
+  auto a = Tensor<Cpu>::from_vector(Shape{2, 3}, {1, 2, 3, 4, 5, 6});
+  CHECK_FALSE(a.buffer_is_shared());
+  Tensor<Cpu> s = a.share();
+  CHECK(s.data() == a.data());  // no copy
+  CHECK(s.shares_buffer_with(a));
+  CHECK(a.buffer_is_shared());
+  CHECK_FALSE(a.clone().shares_buffer_with(a));
+  s.reshape(Shape{6});  // each handle has its own shape
+  CHECK(a.shape() == Shape({2, 3}));
+  a[1] = 20.f;  // the elements are the same
+  CHECK(s[1] == 20.f);
+  // The buffer outlives the handle that made it.
+  { Tensor<Cpu> gone = std::move(a); }
+  CHECK_FALSE(s.buffer_is_shared());
+  CHECK(s.to_vector() == std::vector<float>({1, 20, 3, 4, 5, 6}));
+  // An op writing into an output tensor reuses its buffer only when nobody else holds it.
+  Tensor<Cpu> out = Tensor<Cpu>::zeros(Shape{6});
+  const float* own = out.data();
+  cpu::detail::ensure_shape(out, Shape{6});
+  CHECK(out.data() == own);
+  Tensor<Cpu> held = out.share();
+  cpu::detail::ensure_shape(out, Shape{6});
+  CHECK(out.data() != own);  // fresh buffer; `held` still sees the zeros
+  CHECK(held.data() == own);
+  // An empty tensor shares nothing.
+  Tensor<Cpu> e;
+  CHECK_FALSE(e.share().shares_buffer_with(e));
 }
 
 // Known-answer vectors from Random123's kat_vectors (philox4x32, 10 rounds).
@@ -105,4 +137,36 @@ TEST_CASE("Cpu memory: large blocks are reused, small ones are plain allocations
   Tensor<Cpu> other(Shape{(1 << 20) + 16});  // a different size never gets that block
   CHECK(other.data() != again.data());
   CHECK(reinterpret_cast<uintptr_t>(other.data()) % 64 == 0);
+}
+
+TEST_CASE("Cpu block cache: exact sizes come back, the least recently freed blocks are evicted first") {
+  const std::size_t MiB = std::size_t{1} << 20;
+  detail::CpuBlockCache cache(3 * MiB);  // room for three 1 MiB blocks
+  auto block = [&] { return std::malloc(MiB); };
+  void* a = block();
+  void* b = block();
+  void* c = block();
+  CHECK(cache.give(a, MiB));
+  CHECK(cache.give(b, MiB));
+  CHECK(cache.give(c, MiB));
+  CHECK(cache.cached_bytes() == 3 * MiB);
+  CHECK(cache.take(2 * MiB) == nullptr);  // no block of that size
+  // A fourth block pushes out the oldest one (a), not the newer ones.
+  void* d = block();
+  CHECK(cache.give(d, MiB));
+  CHECK(cache.cached_bytes() == 3 * MiB);
+  std::vector<void*> back;
+  while (void* p = cache.take(MiB)) back.push_back(p);
+  CHECK(back.size() == 3);
+  CHECK(std::find(back.begin(), back.end(), a) == back.end());
+  for (void* p : {b, c, d}) CHECK(std::find(back.begin(), back.end(), p) != back.end());
+  CHECK(cache.cached_bytes() == 0);
+  // A block larger than the whole limit is refused (the caller frees it); release_all empties.
+  void* huge = std::malloc(4 * MiB);
+  CHECK_FALSE(cache.give(huge, 4 * MiB));
+  std::free(huge);
+  for (void* p : back) CHECK(cache.give(p, MiB));
+  cache.release_all();
+  CHECK(cache.cached_bytes() == 0);
+  CHECK(cache.take(MiB) == nullptr);
 }

@@ -1,8 +1,16 @@
 #pragma once
-// Tensor<D>: an owning float32 buffer on device D with a Shape (NHWC for rank 4). Move-only: copies
-// are explicit (clone(), to_device(), to_host()) so no megabytes move behind the reader's back.
+// Tensor<D>: a float32 buffer on device D with a Shape (NHWC for rank 4). Move-only: copies are
+// explicit (clone(), to_device(), to_host()) so no megabytes move behind the reader's back.
+//
+// The buffer is reference-counted so that a layer can keep its training-mode input for backward
+// without copying it: share() gives a second handle to the same elements (its shape can be changed
+// independently with reshape). The contract that makes this safe is the one PyTorch's autograd has:
+// a tensor passed to forward(x, Mode::Train) must not be modified in place until backward has run.
+// The library itself never writes into a tensor after handing it to a layer; only layers' caches
+// call share(), and every op returns a fresh buffer.
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 #include <string>
 #include <utility>
@@ -22,7 +30,14 @@ class Tensor {
   // Uninitialised contents (on Cuda under the emulator: a NaN pattern, so reads of unwritten memory
   // show up in results).
   explicit Tensor(const Shape& shape) : shape_(shape), numel_(shape.numel()) {
-    data_ = static_cast<float*>(DeviceMemory<D>::allocate(bytes()));
+    const std::size_t n = bytes();
+    data_ = static_cast<float*>(DeviceMemory<D>::allocate(n));
+    try {
+      buffer_ = std::shared_ptr<float>(data_, [n](float* p) { DeviceMemory<D>::release(p, n); });
+    } catch (...) {  // the control block's allocation failed: do not leak the buffer
+      DeviceMemory<D>::release(data_, n);
+      throw;
+    }
   }
   static Tensor zeros(const Shape& shape) {
     Tensor t(shape);
@@ -55,13 +70,27 @@ class Tensor {
     }
     return *this;
   }
-  ~Tensor() { DeviceMemory<D>::release(data_, bytes()); }
+  ~Tensor() = default;  // the last handle of a buffer releases it
 
   Tensor clone() const {
     Tensor t(shape_);
     DeviceMemory<D>::copy(t.data_, data_, bytes());
     return t;
   }
+  // Another handle to the same elements: no copy, and the buffer lives until its last handle is gone.
+  // For caches of read-only data (a layer's training input); see the contract at the top of the file.
+  Tensor share() const {
+    Tensor t;
+    t.shape_ = shape_;
+    t.numel_ = numel_;
+    t.data_ = data_;
+    t.buffer_ = buffer_;
+    return t;
+  }
+  // Whether both handles point at the same buffer (what share() makes).
+  bool shares_buffer_with(const Tensor& o) const { return data_ != nullptr && data_ == o.data_; }
+  // Whether another handle shares this buffer.
+  bool buffer_is_shared() const { return buffer_.use_count() > 1; }
 
   const Shape& shape() const { return shape_; }
   int64_t numel() const { return numel_; }
@@ -105,10 +134,12 @@ class Tensor {
     std::swap(shape_, o.shape_);
     std::swap(numel_, o.numel_);
     std::swap(data_, o.data_);
+    std::swap(buffer_, o.buffer_);
   }
   Shape shape_;
   int64_t numel_ = 0;
-  float* data_ = nullptr;
+  float* data_ = nullptr;          // buffer_.get(), kept for speed of access
+  std::shared_ptr<float> buffer_;  // owns data_; shared by share() handles
 };
 
 // Explicit transfers between devices.

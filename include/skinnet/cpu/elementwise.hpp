@@ -38,7 +38,8 @@ void for_each_row_block(int64_t M, int64_t C, Fn&& fn) {
 // Makes `t` an (uninitialised) tensor of shape `s`, reusing its buffer when the shape already matches,
 // so per-step caches are not reallocated every training step.
 inline void ensure_shape(Tensor<Cpu>& t, const Shape& s) {
-  if (t.empty() || t.shape() != s) t = Tensor<Cpu>(s);
+  // A buffer another handle shares (Tensor::share) is never written over: it gets a fresh one.
+  if (t.empty() || t.shape() != s || t.buffer_is_shared()) t = Tensor<Cpu>(s);
 }
 }  // namespace detail
 

@@ -29,7 +29,8 @@ inline dim3 elementwise_grid(int64_t n) {
 // Makes `t` an (uninitialised) tensor of shape `s`, reusing its buffer when the shape already matches
 // (the Cuda twin of cpu::detail::ensure_shape).
 inline void ensure_shape(Tensor<Cuda>& t, const Shape& s) {
-  if (t.empty() || t.shape() != s) t = Tensor<Cuda>(s);
+  // A buffer another handle shares (Tensor::share) is never written over: it gets a fresh one.
+  if (t.empty() || t.shape() != s || t.buffer_is_shared()) t = Tensor<Cuda>(s);
 }
 
 // A device buffer of n elements of T for the partial results of a reduction, freed at scope exit.

@@ -1,6 +1,6 @@
 #pragma once
 // Activation<D>: a pointwise activation layer (ReLU, Swish/SiLU, Mish, Sigmoid). No parameters.
-// Training mode keeps a copy of the input, which the backward formulas need (Swish, Mish).
+// Training mode keeps (shares, no copy) the input, which the backward formulas need (Swish, Mish).
 #include <string>
 
 #include "skinnet/core/error.hpp"
@@ -15,7 +15,7 @@ class Activation : public Module<D> {
   explicit Activation(Act act) : act_(act) {}
 
   Tensor<D> forward(const Tensor<D>& x, Mode mode) override {
-    if (mode == Mode::Train) x_ = x.clone();
+    if (mode == Mode::Train) x_ = x.share();
     has_cache_ = mode == Mode::Train;
     return activation_forward(act_, x);
   }

@@ -12,8 +12,8 @@
 // The numbers come from Philox (key = seed, stream = the tensor's index within the layer, step 0,
 // element index), so a seed gives the same weights on every compiler, platform and device.
 //
-// forward(x, Train) keeps a copy of x for backward; forward(x, Infer) keeps nothing (and drops any
-// earlier copy). The math is the backend's conv2d_forward / conv2d_backward_input /
+// forward(x, Train) keeps x for backward (a shared handle, not a copy: Tensor::share); forward(x, Infer)
+// keeps nothing (and drops any earlier handle). The math is the backend's conv2d_forward / conv2d_backward_input /
 // conv2d_backward_params, found by argument-dependent lookup on Tensor<D>.
 #include <cmath>
 #include <cstdint>
@@ -57,7 +57,7 @@ class Conv2D : public Module<D> {
   Tensor<D> forward(const Tensor<D>& x, Mode mode) override {
     const ConvGeometry g = geometry(x.shape());
     Tensor<D> y = conv2d_forward(x, weight_.value, use_bias_ ? &bias_.value : nullptr, g);
-    cached_x_ = mode == Mode::Train ? x.clone() : Tensor<D>();
+    cached_x_ = mode == Mode::Train ? x.share() : Tensor<D>();
     return y;
   }
 

@@ -25,7 +25,7 @@ class Dense : public Module<D> {
 
   Tensor<D> forward(const Tensor<D>& x, Mode mode) override {
     check_input(x.shape());
-    if (mode == Mode::Train) x_ = x.clone();
+    if (mode == Mode::Train) x_ = x.share();
     has_cache_ = mode == Mode::Train;
     return dense_forward(x, weight_.value, bias_.value);
   }

@@ -37,7 +37,7 @@ class DepthwiseConv2D : public Module<D> {
   Tensor<D> forward(const Tensor<D>& x, Mode mode) override {
     const ConvGeometry g = geometry(x.shape());
     Tensor<D> y = depthwise_conv2d_forward(x, weight_.value, use_bias_ ? &bias_.value : nullptr, g);
-    cached_x_ = mode == Mode::Train ? x.clone() : Tensor<D>();
+    cached_x_ = mode == Mode::Train ? x.share() : Tensor<D>();
     return y;
   }
 

@@ -1,7 +1,9 @@
 #pragma once
 // Module<D>: the one interface every layer and model implements (DESIGN.md §3).
 //
-//   forward(x, mode)   Mode::Train caches what backward needs; Mode::Infer caches nothing.
+//   forward(x, mode)   Mode::Train caches what backward needs; Mode::Infer caches nothing. The cache
+//                      may hold x itself (Tensor::share, no copy): do not modify x in place before
+//                      backward has run (PyTorch's autograd has the same rule).
 //   backward(dy)       returns dL/dx for the last Train forward and ADDS parameter gradients into
 //                      Parameter::grad (callers zero them with zero_grad(); accumulation lets a trainer
 //                      sum gradients over micro-batches).

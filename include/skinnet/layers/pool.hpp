@@ -40,7 +40,7 @@ class MaxPool2D : public Module<D> {
 
   Tensor<D> forward(const Tensor<D>& x, Mode mode) override {
     Tensor<D> y = max_pool2d_forward(x, geometry(x.shape()));
-    cached_x_ = mode == Mode::Train ? x.clone() : Tensor<D>();
+    cached_x_ = mode == Mode::Train ? x.share() : Tensor<D>();
     return y;
   }
   Tensor<D> backward(const Tensor<D>& dy) override {

@@ -60,7 +60,7 @@ class SEBlock : public Module<D> {
     Tensor<D> y = se_scale_forward(x, g);
     has_cache_ = mode == Mode::Train;
     if (has_cache_) {
-      x_ = x.clone();
+      x_ = x.share();
       s_ = std::move(s);
       pre1_ = std::move(pre1);
       r_ = std::move(r);
