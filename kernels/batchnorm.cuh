@@ -11,15 +11,17 @@
 //                     2. bn_finalize_stats: one thread per channel adds the chunks in order, computes
 //                        mean, invstd, updates running_mean / running_var, and writes the per-channel
 //                        affine map xhat = x * scale + shift
-//                     3. bn_forward_train: xhat and y = act(gamma * xhat + beta), elementwise
-//   backward          1. column sums of dz and dz * xhat, dz = dy * act'(gamma * xhat + beta)
+//                     3. bn_forward_train: y = act(gamma * xhat + beta), elementwise
+//   backward          0. bn_saved_affine: the same affine map again, from the saved mean and invstd
+//                        (the layer keeps x itself, not xhat: one tensor write fewer per forward)
+//                     1. column sums of dz and dz * xhat, dz = dy * act'(gamma * xhat + beta)
 //                     2. bn_finalize_backward: dbeta += sum dz, dgamma += sum dz*xhat, coefficients
 //                     3. bn_backward_dx: dx = gamma * invstd * (dz - mean(dz) - xhat * mean(dz*xhat))
 //   inference         1. bn_infer_coefficients: scale = gamma / sqrt(var + eps), shift = beta - mean*scale
 //                     2. bn_affine_act: y = act(x * scale + shift)
 // The reductions are deterministic (fixed chunking, double accumulators, chunks added in index
 // order); no float atomics anywhere. Per-channel coefficients are tiny arrays read through the
-// read-only cache, so the elementwise passes stream x / dy / xhat at full bandwidth.
+// read-only cache, so the elementwise passes stream x / dy at full bandwidth.
 #include <cstdint>
 
 #include "skinnet/cpu/activation.hpp"
@@ -64,16 +66,21 @@ __global__ void __launch_bounds__(Threads)
   affine[C + c] = -static_cast<float>(mean) * invstd;
 }
 
-// xhat = x * scale + shift; y = act(gamma * xhat + beta). Grid-stride over the M * C elements.
+// xhat = x * scale + shift, the one expression every kernel here uses (so backward recomputes
+// exactly the values forward normalised with).
+__device__ __forceinline__ float bn_xhat(const float* __restrict__ x, const float* __restrict__ affine, int64_t i,
+                                         int c, int C) {
+  return x[i] * __ldg(affine + c) + __ldg(affine + C + c);
+}
+
+// y = act(gamma * xhat + beta). Grid-stride over the M * C elements.
 template <Act A>
 __global__ void __launch_bounds__(kElementwiseThreads)
     bn_forward_train(const float* __restrict__ x, const float* __restrict__ affine, const float* __restrict__ gamma,
-                     const float* __restrict__ beta, float* __restrict__ xhat, float* __restrict__ y, int C,
-                     int64_t n) {
+                     const float* __restrict__ beta, float* __restrict__ y, int C, int64_t n) {
   for (int64_t i = grid_stride_begin(); i < n; i += grid_stride_step()) {
     const int c = static_cast<int>(i % C);
-    const float h = x[i] * __ldg(affine + c) + __ldg(affine + C + c);
-    xhat[i] = h;
+    const float h = bn_xhat(x, affine, i, c, C);
     y[i] = act::forward<A>(__ldg(gamma + c) * h + __ldg(beta + c));
   }
 }
@@ -106,6 +113,19 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 
 // ---- backward -----------------------------------------------------------------------------------
 
+// One thread per channel: the forward's affine map from the saved statistics (bn_finalize_stats
+// computes the same two floats).
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    bn_saved_affine(const float* __restrict__ batch_mean, const float* __restrict__ batch_invstd, int C,
+                    float* __restrict__ affine) {
+  const int c = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (c >= C) return;
+  const float invstd = batch_invstd[c];
+  affine[c] = invstd;
+  affine[C + c] = -batch_mean[c] * invstd;
+}
+
 // dz = dy * act'(gamma * xhat + beta), the gradient at BN's output before the activation.
 template <Act A>
 __device__ __forceinline__ float bn_dz(float dy, float h, float g, float b) {
@@ -120,13 +140,14 @@ __device__ __forceinline__ float bn_dz(float dy, float h, float g, float b) {
 template <Act A>
 struct BnBackwardTerm {
   const float* __restrict__ dy;
-  const float* __restrict__ xhat;
+  const float* __restrict__ x;
+  const float* __restrict__ affine;
   const float* __restrict__ gamma;
   const float* __restrict__ beta;
   int C;
   __device__ __forceinline__ Sum2 operator()(int64_t row, int c) const {
     const int64_t i = row * C + c;
-    const float h = xhat[i];
+    const float h = bn_xhat(x, affine, i, c, C);
     const float dz = bn_dz<A>(dy[i], h, __ldg(gamma + c), __ldg(beta + c));
     return Sum2{dz, static_cast<double>(dz) * h};
   }
@@ -152,12 +173,12 @@ __global__ void __launch_bounds__(Threads)
 // dx = gamma * invstd * (dz - mean(dz) - xhat * mean(dz * xhat))
 template <Act A>
 __global__ void __launch_bounds__(kElementwiseThreads)
-    bn_backward_dx(const float* __restrict__ dy, const float* __restrict__ xhat, const float* __restrict__ gamma,
-                   const float* __restrict__ beta, const float* __restrict__ coef, float* __restrict__ dx, int C,
-                   int64_t n) {
+    bn_backward_dx(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ affine,
+                   const float* __restrict__ gamma, const float* __restrict__ beta, const float* __restrict__ coef,
+                   float* __restrict__ dx, int C, int64_t n) {
   for (int64_t i = grid_stride_begin(); i < n; i += grid_stride_step()) {
     const int c = static_cast<int>(i % C);
-    const float h = xhat[i];
+    const float h = bn_xhat(x, affine, i, c, C);
     const float dz = bn_dz<A>(dy[i], h, __ldg(gamma + c), __ldg(beta + c));
     dx[i] = __ldg(coef + c) * (dz - __ldg(coef + C + c) - h * __ldg(coef + 2 * C + c));
   }

@@ -10,11 +10,11 @@
 namespace skinnet::cuda {
 
 using BatchnormBackwardInto = void (*)(const Tensor<Cuda>&, const Tensor<Cuda>&, const Tensor<Cuda>&,
-                                       const Tensor<Cuda>&, const Tensor<Cuda>&, Act, Tensor<Cuda>&, Tensor<Cuda>&,
-                                       Tensor<Cuda>&);
+                                       const Tensor<Cuda>&, const Tensor<Cuda>&, const Tensor<Cuda>&, Act,
+                                       Tensor<Cuda>&, Tensor<Cuda>&, Tensor<Cuda>&);
 using BatchnormBackward = Tensor<Cuda> (*)(const Tensor<Cuda>&, const Tensor<Cuda>&, const Tensor<Cuda>&,
-                                           const Tensor<Cuda>&, const Tensor<Cuda>&, Act, Tensor<Cuda>&,
-                                           Tensor<Cuda>&);
+                                           const Tensor<Cuda>&, const Tensor<Cuda>&, const Tensor<Cuda>&, Act,
+                                           Tensor<Cuda>&, Tensor<Cuda>&);
 
 extern const auto batchnorm_launchers =
     std::make_tuple(&batchnorm_forward_train, &batchnorm_forward_infer,

@@ -73,8 +73,8 @@ TEST_CASE("BatchNorm CPU training forward: output, batch statistics, running ave
       auto x = to_tensor(s, xv);
       auto gamma = to_tensor(Shape{C}, gv), beta = to_tensor(Shape{C}, bv);
       auto rm = to_tensor(Shape{C}, rm0), rv = to_tensor(Shape{C}, rv0);
-      Tensor<Cpu> y, xhat, mean, invstd;
-      cpu::batchnorm_forward_train(x, gamma, beta, rm, rv, momentum, eps, a, y, xhat, mean, invstd);
+      Tensor<Cpu> y, mean, invstd;
+      cpu::batchnorm_forward_train(x, gamma, beta, rm, rv, momentum, eps, a, y, mean, invstd);
       std::vector<double> want_invstd(C);
       for (int64_t c = 0; c < C; ++c) want_invstd[c] = 1.0 / std::sqrt(want.var[c] + eps);
       SKN_CHECK_CLOSE(y.to_vector(), want.y, 2e-5, 2e-5);
@@ -107,10 +107,10 @@ TEST_CASE("BatchNorm CPU backward: dx, dgamma, dbeta vs reference, gradients acc
       auto x = to_tensor(s, xv), dy = to_tensor(s, dyv);
       auto gamma = to_tensor(Shape{C}, gv), beta = to_tensor(Shape{C}, bv);
       auto rm = Tensor<Cpu>::zeros(Shape{C}), rv = Tensor<Cpu>::filled(Shape{C}, 1.f);
-      Tensor<Cpu> y, xhat, mean, invstd;
-      cpu::batchnorm_forward_train(x, gamma, beta, rm, rv, 0.1f, eps, a, y, xhat, mean, invstd);
+      Tensor<Cpu> y, mean, invstd;
+      cpu::batchnorm_forward_train(x, gamma, beta, rm, rv, 0.1f, eps, a, y, mean, invstd);
       auto dgamma = to_tensor(Shape{C}, prior), dbeta = to_tensor(Shape{C}, prior);
-      auto dx = cpu::batchnorm_backward(dy, xhat, gamma, beta, invstd, a, dgamma, dbeta);
+      auto dx = cpu::batchnorm_backward(dy, x, gamma, beta, mean, invstd, a, dgamma, dbeta);
       SKN_CHECK_CLOSE(dx.to_vector(), want.dx, 5e-5, 1e-4);
       SKN_CHECK_CLOSE(dgamma.to_vector(), want.dgamma, 5e-5, 1e-4);
       SKN_CHECK_CLOSE(dbeta.to_vector(), want.dbeta, 5e-5, 1e-4);
@@ -190,6 +190,29 @@ TEST_CASE("BatchNorm fused with an activation equals BatchNorm followed by the a
     auto yi_plain = act.forward(plain.forward(x, Mode::Infer), Mode::Infer);
     SKN_CHECK_CLOSE(yi_fused.to_vector(), yi_plain.to_vector(), 1e-6, 1e-6);
   }
+}
+
+TEST_CASE("BatchNorm layer keeps its training input (no normalised copy) and backward outlives the caller's x") {
+  const Shape s{3, 5, 4, 10};
+  const int64_t C = 10, M = s.numel() / C;
+  const auto xv = rounded(ref::random_vector(s.numel(), 41, -1, 3));
+  const auto dyv = rounded(ref::random_vector(s.numel(), 42));
+  BatchNorm<Cpu> bn(C, 1e-3f, 0.1f, Act::Swish);
+  {
+    auto x = to_tensor(s, xv);
+    bn.forward(x, Mode::Train);
+    CHECK(x.buffer_is_shared());  // the layer holds x itself
+    bn.forward(x, Mode::Infer);
+    CHECK_FALSE(x.buffer_is_shared());  // and lets go of it in inference
+  }
+  bn.forward(to_tensor(s, xv), Mode::Train);  // the caller's handle is gone before backward
+  auto dx = bn.backward(to_tensor(s, dyv));
+  const auto gv = bn.weight().value.to_vector(), bv = bn.bias().value.to_vector();
+  const auto want = ref::batchnorm_train_backward(xv, M, C, std::vector<double>(gv.begin(), gv.end()),
+                                                  std::vector<double>(bv.begin(), bv.end()), 1e-3f,
+                                                  ref_act(Act::Swish), dyv);
+  SKN_CHECK_CLOSE(dx.to_vector(), want.dx, 5e-5, 1e-4);
+  SKN_CHECK_CLOSE(bn.weight().grad.to_vector(), want.dgamma, 5e-5, 1e-4);
 }
 
 TEST_CASE("BatchNorm is bit-identical across runs and thread counts") {

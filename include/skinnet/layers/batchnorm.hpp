@@ -45,18 +45,21 @@ class BatchNorm : public Module<D> {
     check_input(x.shape());
     if (mode == Mode::Infer) {
       has_cache_ = false;  // a later backward must not use the statistics of an older batch
+      x_ = Tensor<D>();
       return batchnorm_forward_infer(x, weight_.value, bias_.value, running_mean_, running_var_, eps_, act_);
     }
     Tensor<D> y;
     batchnorm_forward_train(x, weight_.value, bias_.value, running_mean_, running_var_, momentum_, eps_, act_, y,
-                            xhat_, batch_mean_, batch_invstd_);
+                            batch_mean_, batch_invstd_);
+    x_ = x.share();  // backward recomputes xhat from x: no normalised copy is written
     has_cache_ = true;
     return y;
   }
 
   Tensor<D> backward(const Tensor<D>& dy) override {
     SKN_REQUIRE(has_cache_, Error, name(), ": backward without a training-mode forward");
-    return batchnorm_backward(dy, xhat_, weight_.value, bias_.value, batch_invstd_, act_, weight_.grad, bias_.grad);
+    return batchnorm_backward(dy, x_, weight_.value, bias_.value, batch_mean_, batch_invstd_, act_, weight_.grad,
+                              bias_.grad);
   }
 
   std::string name() const override {
@@ -102,8 +105,8 @@ class BatchNorm : public Module<D> {
   Act act_;
   Parameter<D> weight_, bias_;
   Tensor<D> running_mean_, running_var_;
-  // Training cache: normalised input and the statistics used (kept allocated between steps).
-  Tensor<D> xhat_, batch_mean_, batch_invstd_;
+  // Training cache: the input (shared, not copied) and the statistics used (kept allocated between steps).
+  Tensor<D> x_, batch_mean_, batch_invstd_;
   bool has_cache_ = false;
 };
 
