@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <numeric>
+#include <string>
 
 #include "skinnet/skinnet.hpp"
 
@@ -169,4 +170,17 @@ TEST_CASE("Cpu block cache: exact sizes come back, the least recently freed bloc
   cache.release_all();
   CHECK(cache.cached_bytes() == 0);
   CHECK(cache.take(MiB) == nullptr);
+}
+
+TEST_CASE("Cpu block cache: the default limit is a quarter of the memory, at least 2 GiB, or SKINNET_CPU_CACHE_MB") {
+  const char* saved = std::getenv("SKINNET_CPU_CACHE_MB");
+  const std::string old = saved ? saved : "";
+  ::unsetenv("SKINNET_CPU_CACHE_MB");
+  const std::size_t quarter =
+      static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE)) / 4;
+  CHECK(detail::CpuBlockCache::default_limit() == std::max(quarter, std::size_t{2} << 30));
+  ::setenv("SKINNET_CPU_CACHE_MB", "3", 1);
+  CHECK(detail::CpuBlockCache::default_limit() == (std::size_t{3} << 20));
+  if (saved) ::setenv("SKINNET_CPU_CACHE_MB", old.c_str(), 1);
+  else ::unsetenv("SKINNET_CPU_CACHE_MB");
 }
