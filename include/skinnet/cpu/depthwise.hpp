@@ -223,17 +223,23 @@ template <int K, int P>
 inline void slide_block(const TapWalk& t, int64_t C, int64_t c, const float* init, float* out) {
   Vec acc[P];
   for (int p = 0; p < P; ++p) acc[p] = init ? load(init + c) : Vec{};
-  for (int64_t i = 0; i < t.rows; ++i) {
-    const float* ar = t.a + i * t.a_row + c;
-    const float* br = t.b + i * t.b_row + c;
+  // Addresses advance by C from one running pointer: indexing with q * C kept P + K - 1 distinct
+  // offsets live, more than the integer registers, and GCC reloaded them from the stack on every
+  // block (perf annotate on Zen 5).
+  const float* ar = t.a + c;
+  const float* br = t.b + c;
+  for (int64_t i = 0; i < t.rows; ++i, ar += t.a_row, br += t.b_row) {
     Vec xv[P + K - 1];
-    for (int q = 0; q < P + K - 1; ++q) xv[q] = load(ar + q * C);
-    for (int j = 0; j < K; ++j) {
-      const Vec wv = load(br + j * C);
+    const float* xp = ar;
+    for (int q = 0; q < P + K - 1; ++q, xp += C) xv[q] = load(xp);
+    const float* wp = br;
+    for (int j = 0; j < K; ++j, wp += C) {
+      const Vec wv = load(wp);
       for (int p = 0; p < P; ++p) acc[p] += xv[p + j] * wv;
     }
   }
-  for (int p = 0; p < P; ++p) store(out + p * C + c, acc[p]);
+  float* op = out + c;
+  for (int p = 0; p < P; ++p, op += C) store(op, acc[p]);
 }
 
 // `count` interior pixels of one output row; t is the walk of the first (t.cols == K, a_col == C).
