@@ -329,7 +329,11 @@ inline Image decode_image(const uint8_t* data, std::size_t size, const std::stri
   const uint8_t* src = cleaned.empty() ? data : cleaned.data();
   const std::size_t src_size = cleaned.empty() ? size : cleaned.size();
   int w = 0, h = 0, c = 0;
+  detail::stb_failed_check = nullptr;
   std::unique_ptr<stbi_uc, StbFree> px(stbi_load_from_memory(src, static_cast<int>(src_size), &w, &h, &c, 3));
+  if (detail::stb_failed_check)
+    throw IoError(detail::concat(name, ": corrupt ", format_name(info.format),
+                                 " data (the decoder's consistency check failed: ", detail::stb_failed_check, ")"));
   if (!px)
     throw IoError(detail::concat(name, ": cannot decode ", format_name(info.format), " (", stbi_failure_reason(),
                                  "; the file is truncated or corrupt)"));

@@ -28,6 +28,15 @@
 // stb's own hard limit stays at its default (2^24 per side): skinnet's ImageLimits (image_io.hpp) are
 // checked first and are stricter, and give a clearer message than stb's "too large".
 
+// stb_image checks a few internal invariants with assert(), and a corrupt file can break them (a CI
+// fuzz run found a JPEG whose Huffman decode fails stb's code/table check): with assert() that aborts
+// the whole program, and under NDEBUG stb carries on silently. Instead the failed check is recorded
+// for this thread, and decode_image (image_io.hpp) reports the file as corrupt.
+namespace skinnet::detail {
+inline thread_local const char* stb_failed_check = nullptr;
+}
+#define STBI_ASSERT(x) ((x) ? (void)0 : (void)(::skinnet::detail::stb_failed_check = #x))
+
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 
