@@ -176,9 +176,13 @@ TEST_CASE("Cpu block cache: the default limit is a quarter of the memory, at lea
   const char* saved = std::getenv("SKINNET_CPU_CACHE_MB");
   const std::string old = saved ? saved : "";
   ::unsetenv("SKINNET_CPU_CACHE_MB");
-  const std::size_t quarter =
-      static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE)) / 4;
-  CHECK(detail::CpuBlockCache::default_limit() == std::max(quarter, std::size_t{2} << 30));
+  const std::size_t GiB = std::size_t{1} << 30;
+  CHECK(detail::CpuBlockCache::limit_for_memory(64 * GiB) == 16 * GiB);
+  CHECK(detail::CpuBlockCache::limit_for_memory(4 * GiB) == 2 * GiB);  // the floor
+  CHECK(detail::CpuBlockCache::limit_for_memory(0) == 2 * GiB);        // memory size unknown
+  const std::size_t physical =
+      static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  CHECK(detail::CpuBlockCache::default_limit() == detail::CpuBlockCache::limit_for_memory(physical));
   ::setenv("SKINNET_CPU_CACHE_MB", "3", 1);
   CHECK(detail::CpuBlockCache::default_limit() == (std::size_t{3} << 20));
   if (saved) ::setenv("SKINNET_CPU_CACHE_MB", old.c_str(), 1);
