@@ -127,11 +127,18 @@ TEST_CASE("cpu depthwise conv matches the reference: kernels 1 to 7, strides 1 2
       {1, 10, 7, 9, 3, 2, "explicit", 0, 2, 2, 0},
       {1, 5, 6, 32, 1, 2, "valid"},
       {2, 3, 4, 6, 7, 1, "same"},  // kernel larger than the image
-      // Rows wide enough for the sliding 5-wide forward path (blocks of 8 interior pixels, a tail of
-      // pixels and of channels), with same, valid and asymmetric explicit padding.
+      // Rows wide enough for the sliding paths at stride 1 (forward, and the input-gradient gather
+      // right to left: blocks of 8 interior pixels, a tail of pixels and of channels), kernel widths 3,
+      // 5 and 7, with same, valid and asymmetric explicit padding.
       {2, 4, 23, 37, 5, 1, "same"},
       {1, 6, 30, 16, 5, 1, "valid"},
       {1, 5, 20, 20, 5, 1, "explicit", 2, 1, 0, 2},
+      {1, 4, 25, 17, 5, 1, "explicit", 0, 1, 4, 0},
+      {2, 5, 21, 37, 3, 1, "same"},
+      {1, 5, 19, 33, 3, 1, "explicit", 0, 2, 2, 0},
+      {1, 4, 22, 18, 3, 1, "explicit", 1, 0, 0, 1},
+      {1, 4, 26, 20, 7, 1, "same"},
+      {1, 8, 24, 16, 7, 1, "valid"},
   };
   uint64_t seed = 300;
   for (const DwCase& c : cases) check_against_reference(c, seed += 10);

@@ -10,11 +10,13 @@
 //   forward       per output pixel: acc = bias; acc += x(tap) * w(tap) over the taps inside the image
 //                 (tap ranges computed once per pixel, so the inner loop has no bounds checks), four
 //                 channel vectors at a time so that independent FMA chains overlap (tap_sum). At
-//                 stride 1 the interior of a 5-wide row slides instead: 8 neighbouring pixels share
-//                 their input vectors (slide_row).
+//                 stride 1 the interior of a row slides instead (kernel widths 3, 5, 7): 8
+//                 neighbouring pixels share their input vectors, and a tap row's weights stay in
+//                 registers (slide_row).
 //   input grad    a GATHER per input pixel (the transposed conv): every input pixel sums dy * w over
-//                 the output pixels whose window covers it, with the same tap_sum; threads write
-//                 disjoint rows, so there are no atomics and no races.
+//                 the output pixels whose window covers it, with the same tap_sum, and at stride 1 the
+//                 same sliding rows walked right to left; threads write disjoint rows, so there are
+//                 no atomics and no races.
 //   weight grad   per output row and kernel row, all KW taps at once along the row's interior: each
 //                 dy vector is loaded once for KW FMAs into KW x 2 register accumulators
 //                 (grad_row_taps); the row's borders and the channels past the last full vector take
@@ -213,37 +215,52 @@ inline void tap_sum_row(int64_t count, int64_t group, const WalkFn& walk, int64_
     }
 }
 
-// Forward pass, stride 1 along the width, for pixels whose windows lie wholly inside the image
-// columns. Neighbouring output pixels share K - 1 of their K input columns, so a block of P pixels
-// loads its P + K - 1 input vectors once per kernel row and reuses them for all P * K multiply-adds
-// (~0.5 loads per FMA, against ~1.25 for tap_sum_block, whose every FMA loads an input vector).
-// Each output still sums its taps row by row, column by column, after `init`: the same order as
-// tap_sum, so border and interior pixels round alike.
-template <int K, int P>
+// Stride 1 along the width, pixels whose K tap columns all lie inside the image: neighbouring pixels
+// share K - 1 of their columns, so a block of P pixels loads each of its P + K - 1 columns once per
+// tap row and uses it for up to K multiply-adds, with the tap row's K weight vectors held in
+// registers (~0.4 loads per FMA, against ~1.25 for tap_sum_block, whose every FMA loads its input).
+// Dir says where tap j of pixel p lies: column p + j (Dir = +1, the forward pass) or p - j (Dir = -1,
+// the input-gradient gather, which walks dy right to left). Columns are visited in the order that
+// gives every pixel its taps in ascending j, row by row after `init`: the order of tap_sum, so border
+// and interior pixels round alike and the result does not depend on the blocking.
+template <int K, int P, int NB, int Dir>
 inline void slide_block(const TapWalk& t, int64_t C, int64_t c, const float* init, float* out) {
-  Vec acc[P];
-  for (int p = 0; p < P; ++p) acc[p] = init ? load(init + c) : Vec{};
-  // Addresses advance by C from one running pointer: indexing with q * C kept P + K - 1 distinct
-  // offsets live, more than the integer registers, and GCC reloaded them from the stack on every
-  // block (perf annotate on Zen 5).
+  Vec acc[P][NB];
+  for (int p = 0; p < P; ++p)
+    for (int v = 0; v < NB; ++v) acc[p][v] = init ? load(init + c + v * kLanes) : Vec{};
+  // Addresses advance from running pointers: indexing with q * C kept P + K - 1 distinct offsets
+  // live, more than the integer registers, and GCC reloaded them from the stack on every block
+  // (perf annotate on Zen 5).
   const float* ar = t.a + c;
   const float* br = t.b + c;
   for (int64_t i = 0; i < t.rows; ++i, ar += t.a_row, br += t.b_row) {
-    Vec xv[P + K - 1];
-    const float* xp = ar;
-    for (int q = 0; q < P + K - 1; ++q, xp += C) xv[q] = load(xp);
-    const float* wp = br;
-    for (int j = 0; j < K; ++j, wp += C) {
-      const Vec wv = load(wp);
-      for (int p = 0; p < P; ++p) acc[p] += xv[p + j] * wv;
+    Vec wv[K][NB];
+    for (int j = 0; j < K; ++j)
+      for (int v = 0; v < NB; ++v) wv[j][v] = load(br + j * t.b_col + v * kLanes);
+    // Column step s = 0 .. P + K - 2 visits column q = s for Dir = +1 (tap j feeds pixel q - j) and
+    // q = P - 1 - s for Dir = -1 (right to left; tap j feeds pixel q + j): either way each pixel meets
+    // its taps in ascending j.
+    const float* xp = Dir > 0 ? ar : ar + (P - 1) * C;
+#pragma GCC unroll 16
+    for (int s = 0; s < P + K - 1; ++s, xp += Dir * C) {
+      Vec xv[NB];
+      for (int v = 0; v < NB; ++v) xv[v] = load(xp + v * kLanes);
+#pragma GCC unroll 8
+      for (int j = 0; j < K; ++j) {
+        const int p = Dir > 0 ? s - j : P - 1 - s + j;
+        if (p >= 0 && p < P)
+          for (int v = 0; v < NB; ++v) acc[p][v] += xv[v] * wv[j][v];
+      }
     }
   }
   float* op = out + c;
-  for (int p = 0; p < P; ++p, op += C) store(op, acc[p]);
+  for (int p = 0; p < P; ++p, op += C)
+    for (int v = 0; v < NB; ++v) store(op + v * kLanes, acc[p][v]);
 }
 
-// `count` interior pixels of one output row; t is the walk of the first (t.cols == K, a_col == C).
-template <int K>
+// `count` pixels of one row whose walks all have K full tap columns; t is the walk of the first, and
+// pixel o's walk is t shifted by o * C.
+template <int K, int Dir>
 inline void slide_row(const TapWalk& t, int64_t count, int64_t C, const float* init, float* out) {
   constexpr int P = 8;
   const int64_t vec_end = C / kLanes * kLanes;
@@ -255,10 +272,24 @@ inline void slide_row(const TapWalk& t, int64_t count, int64_t C, const float* i
   int64_t o = 0;
   for (; o + P <= count; o += P) {
     const TapWalk tb = shifted(o);
-    for (int64_t c = 0; c < vec_end; c += kLanes) slide_block<K, P>(tb, C, c, init, out + o * C);
+    int64_t c = 0;
+    for (; c + 2 * kLanes <= vec_end; c += 2 * kLanes) slide_block<K, P, 2, Dir>(tb, C, c, init, out + o * C);
+    for (; c < vec_end; c += kLanes) slide_block<K, P, 1, Dir>(tb, C, c, init, out + o * C);
     for (int p = 0; p < P && vec_end < C; ++p) tap_sum_scalar(shifted(o + p), vec_end, C, init, out + (o + p) * C);
   }
   for (; o < count; ++o) tap_sum(shifted(o), C, init, out + o * C);
+}
+
+// slide_row for the kernel widths it is compiled for (3, 5, 7); false for others, which the caller
+// then computes pixel by pixel.
+template <int Dir>
+inline bool slide_row_any(int64_t K, const TapWalk& t, int64_t count, int64_t C, const float* init, float* out) {
+  switch (K) {
+    case 3: slide_row<3, Dir>(t, count, C, init, out); return true;
+    case 5: slide_row<5, Dir>(t, count, C, init, out); return true;
+    case 7: slide_row<7, Dir>(t, count, C, init, out); return true;
+    default: return false;
+  }
 }
 
 // Weight gradient of one kernel row along one output row: d[j*C + c] += sum over output columns o of
@@ -378,18 +409,15 @@ inline Tensor<Cpu> depthwise_conv2d_forward(const Tensor<Cpu>& x, const Tensor<C
       return t;
     };
     float* out = yp + row * g.out_w * C;
-    // Stride 1, 5 wide: the interior of the row slides (slide_row), the borders go pixel by pixel.
-    // Output pixels [lo, hi) have all 5 columns of their window inside the image. (Measured at batch
-    // 16: 1.3-1.4x faster for 5x5 at 28^2 to 112^2; for 3x3 and 7x7 the blocked tap_sum_row was as
-    // fast or faster, 3x3 on 112^2 x 96 by 20%, so they keep it.)
+    // Stride 1: the interior of the row slides (slide_row), the borders go pixel by pixel. Output
+    // pixels [lo, hi) have all K_w columns of their window inside the image.
     const int64_t lo = std::min(g.out_w, g.pad_left);
     const int64_t hi = std::max(lo, std::min(g.out_w, g.in_w - g.k_w + g.pad_left + 1));
-    if (g.stride_w != 1 || g.k_w != 5 || hi - lo < 8 || kh.hi <= kh.lo) {
+    if (g.stride_w != 1 || hi - lo < 8 || kh.hi <= kh.lo || !slide_row_any<+1>(g.k_w, walk(lo), hi - lo, C, bp, out + lo * C)) {
       tap_sum_row(g.out_w, 1, walk, C, bp, out);
       return;
     }
     for (int64_t ow = 0; ow < lo; ++ow) tap_sum(walk(ow), C, bp, out + ow * C);
-    slide_row<5>(walk(lo), hi - lo, C, bp, out + lo * C);
     for (int64_t ow = hi; ow < g.out_w; ++ow) tap_sum(walk(ow), C, bp, out + ow * C);
   });
   return y;
@@ -417,7 +445,17 @@ inline void input_grad_row(const ConvGeometry& g, const float* dyp, const float*
     }
     return t;
   };
-  tap_sum_row(g.in_w, g.stride_w, walk, C, nullptr, dxp + row * g.in_w * C);
+  float* out = dxp + row * g.in_w * C;
+  // Stride 1: input pixels [lo, hi) are reached by all K_w tap columns (output columns iw + pl - K_w
+  // + 1 .. iw + pl all exist) and slide like the forward pass, right to left.
+  const int64_t lo = std::min(g.in_w, std::max<int64_t>(0, g.k_w - 1 - g.pad_left));
+  const int64_t hi = std::max(lo, std::min(g.in_w, g.out_w - g.pad_left));
+  if (g.stride_w != 1 || hi - lo < 8 || kh.hi <= kh.lo || !slide_row_any<-1>(g.k_w, walk(lo), hi - lo, C, nullptr, out + lo * C)) {
+    tap_sum_row(g.in_w, g.stride_w, walk, C, nullptr, out);
+    return;
+  }
+  for (int64_t iw = 0; iw < lo; ++iw) tap_sum(walk(iw), C, nullptr, out + iw * C);
+  for (int64_t iw = hi; iw < g.in_w; ++iw) tap_sum(walk(iw), C, nullptr, out + iw * C);
 }
 
 // Asks for `floats` floats from p to be brought into L2 (a hint; nothing is read or faulted in).
