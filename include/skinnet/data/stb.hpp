@@ -36,6 +36,13 @@ namespace skinnet::detail {
 inline thread_local const char* stb_failed_check = nullptr;
 }
 #define STBI_ASSERT(x) ((x) ? (void)0 : (void)(::skinnet::detail::stb_failed_check = #x))
+// stb allocates its decoder state (Huffman tables among it) without clearing it, and a corrupt file can
+// make it read entries it never wrote: the outcome then depended on what the heap held before (the
+// fuzz finding above reproduced only inside a fuzzing run). Zeroed allocations make every decode of
+// the same bytes behave the same way.
+#define STBI_MALLOC(sz) std::calloc(1, (sz))
+#define STBI_REALLOC(p, newsz) std::realloc((p), (newsz))
+#define STBI_FREE(p) std::free(p)
 
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
