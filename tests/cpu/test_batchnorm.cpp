@@ -21,9 +21,11 @@ namespace {
 int64_t channels(const Shape& s) { return s[s.rank() - 1]; }
 
 // Shapes with batch 1, odd spatial sizes, channel counts that are not multiples of 8/16, a dense
-// [N, C] input, and a case with only 4 values per channel.
+// [N, C] input, a case with only 4 values per channel, and channel counts past the reductions' blocks
+// of 64 and 16 channels (56 = 3 x 16 + 8, 131 = 2 x 64 + 3).
 const std::vector<Shape> kShapes = {Shape{1, 5, 7, 3}, Shape{2, 3, 3, 17}, Shape{4, 1, 1, 10},
-                                    Shape{3, 4, 5, 64}, Shape{6, 13}, Shape{2, 9, 11, 33}};
+                                    Shape{3, 4, 5, 64}, Shape{6, 13}, Shape{2, 9, 11, 33},
+                                    Shape{1, 4, 6, 56}, Shape{2, 3, 5, 131}};
 const Act kActs[] = {Act::None, Act::ReLU, Act::Swish, Act::Mish, Act::Sigmoid};
 
 }  // namespace
