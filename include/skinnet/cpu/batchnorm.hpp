@@ -81,6 +81,7 @@ inline Floats16 load16(const float* p) {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
+inline void store16(float* p, Floats16 v) { std::memcpy(p, &v, sizeof v); }
 
 template <int G, class VecFn>
 void channel_sums_block(int64_t r0, int64_t r1, int64_t c0, const VecFn& vec, double* s, double* q) {
@@ -303,8 +304,15 @@ inline void batchnorm_backward(const Tensor<Cpu>& dy, const Tensor<Cpu>& x, cons
       auto vec = [&](int64_t r, int64_t c, detail::Floats16& dz, detail::Floats16& h) {
         h = detail::load16(xp + r * C + c) * detail::load16(sc + c) + detail::load16(sh + c);
         dz = detail::load16(gp + r * C + c);
-        if constexpr (A != Act::None)
-          for (int i = 0; i < 16; ++i) dz[i] *= act::derivative<A>(g[c + i] * h[i] + b[c + i]);
+        if constexpr (A != Act::None) {
+          // Through an array, in a simd loop: GCC vectorises the derivative (exp included) there,
+          // not as a loop over the lanes of a vector.
+          alignas(64) float z[16];
+          detail::store16(z, detail::load16(g + c) * h + detail::load16(b + c));
+SKN_OMP_SIMD
+          for (int i = 0; i < 16; ++i) z[i] = act::derivative<A>(z[i]);
+          dz *= detail::load16(z);
+        }
       };
       auto scalar = [&](int64_t r, int64_t c, float& dz, float& h) {
         h = xp[r * C + c] * sc[c] + sh[c];
