@@ -354,8 +354,8 @@ inline void grad_row_taps(const float* xrow, const float* dyrow, int64_t o_lo, i
   for (int64_t o = o_lo; o < o_hi; ++o) {
     const float* xo = xrow + (o * sw - pl) * C + c;  // tap 0; tap j is j*C further
     if (ahead.dy) prefetch_to_l2(ahead.dy + o * C + c, NB * kLanes);
-    if (ahead.x)
-      for (int64_t s = 0; s < sw; ++s) prefetch_to_l2(ahead.x + (o * sw - pl + s) * C + c, NB * kLanes);
+    if (ahead.x)  // columns o*sw - pl + s; s < K keeps them inside the row (o's window is)
+      for (int64_t s = 0; s < sw && s < K; ++s) prefetch_to_l2(ahead.x + (o * sw - pl + s) * C + c, NB * kLanes);
     Vec gv[NB];
     for (int v = 0; v < NB; ++v) gv[v] = load(dyrow + o * C + c + v * kLanes);
     for (int j = 0; j < K; ++j)
