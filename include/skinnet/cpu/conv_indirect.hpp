@@ -39,6 +39,7 @@
 #include "skinnet/core/conv_geometry.hpp"
 #include "skinnet/core/parallel.hpp"
 #include "skinnet/core/tensor.hpp"
+#include "skinnet/cpu/prefetch.hpp"
 
 namespace skinnet::cpu {
 
@@ -254,6 +255,17 @@ inline void conv2d_forward_indirect(const float* x, const float* w, const ConvGe
         const int rows = static_cast<int>(std::min<int64_t>(kMR, M - m0));
         std::fill(ptrs.begin(), ptrs.end(), zeros.data());  // rows past the last pixel read zeros
         for (int r = 0; r < rows; ++r) tap_pointers(x, g, m0 + r, zeros.data(), ptrs.data() + r, kMR);
+        // A 1x1 convolution reads every input pixel once, in pixel order: ask for the next
+        // micro-panel's pixels while this one computes. (The hardware prefetchers alone left the
+        // tile waiting on them: conv1x1 256->64 56^2 b16 forward 5.1-5.5 -> 4.3-4.6 ms, Zen 5 VM.
+        // Larger kernels reuse most of their pixels from the previous panels; the same request for
+        // their last tap measured no faster there.)
+        if (taps == 1)
+          for (int64_t m = m0 + kMR; m < std::min(M, m0 + 2 * kMR); ++m) {
+            const float* next = zeros.data();
+            tap_pointers(x, g, m, zeros.data(), &next, 1);
+            prefetch_to_l2(next, cin);
+          }
         for (size_t s = 0; s < slices.size(); ++s)
           for (int64_t j = j0; j < j1; ++j) {
             const int cols = static_cast<int>(std::min<int64_t>(kNR, cout - j * kNR));

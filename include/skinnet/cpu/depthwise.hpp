@@ -34,14 +34,11 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__SSE__)
-#include <immintrin.h>
-#endif
-
 #include "skinnet/core/conv_geometry.hpp"
 #include "skinnet/core/parallel.hpp"
 #include "skinnet/core/tensor.hpp"
 #include "skinnet/cpu/conv2d.hpp"  // detail::add_column_sums (bias gradient)
+#include "skinnet/cpu/prefetch.hpp"
 
 namespace skinnet::cpu {
 
@@ -213,17 +210,6 @@ inline void tap_sum_row(int64_t count, int64_t group, const WalkFn& walk, int64_
           tap_sum(walk(q0 + p * group), C, init, out_row + (q0 + p * group) * C);
       }
     }
-}
-
-// Asks for `floats` floats from p to be brought into L2 (a hint; nothing is read or faulted in).
-inline void prefetch_to_l2(const float* p, int64_t floats) {
-#if defined(__SSE__)
-  const char* c = reinterpret_cast<const char*>(p);
-  for (int64_t b = 0; b < floats * int64_t{sizeof(float)}; b += 64) _mm_prefetch(c + b, _MM_HINT_T1);
-#else
-  (void)p;
-  (void)floats;
-#endif
 }
 
 // Stride 1 along the width, pixels whose K tap columns all lie inside the image: neighbouring pixels
