@@ -182,15 +182,27 @@ inline void tap_sum_pixels(const TapWalk& t, int64_t a_pix, int64_t C, const flo
 // q + group, q + 2*group, ... are computed together when their walks have the same taps and evenly
 // spaced `a` (interior pixels; `group` is the stride for the input-gradient gather, whose taps
 // alternate with the pixel's parity, and 1 for the forward pass). Other pixels go one by one.
+// Memory the caller's next row reads first ([p, p + floats), nullptr: none): tap_sum_row requests it
+// in proportional pieces as it goes along its row, like slide_row (cpu/prefetch.hpp says why).
+struct Ahead {
+  const float* p = nullptr;
+  int64_t floats = 0;
+};
+
 template <class WalkFn>
 inline void tap_sum_row(int64_t count, int64_t group, const WalkFn& walk, int64_t C, const float* init,
-                        float* out_row) {
+                        float* out_row, Ahead ahead = {}) {
   constexpr int P = kPixelBlock;
   auto same_taps = [](const TapWalk& x, const TapWalk& y) {
     return x.rows == y.rows && x.cols == y.cols && x.b == y.b && x.a_row == y.a_row && x.a_col == y.a_col &&
            x.b_row == y.b_row && x.b_col == y.b_col;
   };
-  for (int64_t base = 0; base < count; base += P * group)
+  for (int64_t base = 0; base < count; base += P * group) {
+    if (ahead.p) {
+      const int64_t f0 = ahead.floats * base / count;
+      const int64_t f1 = ahead.floats * std::min(count, base + P * group) / count;
+      prefetch_to_l2(ahead.p + f0, f1 - f0);
+    }
     for (int64_t r = 0; r < group && base + r < count; ++r) {
       const int64_t q0 = base + r;
       const TapWalk t0 = walk(q0);
@@ -210,6 +222,7 @@ inline void tap_sum_row(int64_t count, int64_t group, const WalkFn& walk, int64_
           tap_sum(walk(q0 + p * group), C, init, out_row + (q0 + p * group) * C);
       }
     }
+  }
 }
 
 // Stride 1 along the width, pixels whose K tap columns all lie inside the image: neighbouring pixels
@@ -484,7 +497,12 @@ inline Tensor<Cpu> depthwise_conv2d_forward(const Tensor<Cpu>& x, const Tensor<C
         oh + 1 < g.out_h && ih_new < g.in_h ? xp + ((n * g.in_h + ih_new) * g.in_w + lo - g.pad_left) * C : nullptr;
     if (g.stride_w != 1 || hi - lo < 8 || kh.hi <= kh.lo ||
         !slide_row_any<+1>(g.k_w, walk(lo), hi - lo, C, bp, out + lo * C, ahead)) {
-      tap_sum_row(g.out_w, 1, walk, C, bp, out);
+      // Whole rows here: the next output row reads input rows ih0 + K .. ih0 + sh + K - 1 first.
+      const int64_t r0 = std::max<int64_t>(0, std::max(ih0 + g.k_h, ih0 + g.stride_h));
+      const int64_t r1 = std::min(g.in_h, ih0 + g.stride_h + g.k_h);
+      Ahead rows;
+      if (oh + 1 < g.out_h && r1 > r0) rows = {xp + (n * g.in_h + r0) * g.in_w * C, (r1 - r0) * g.in_w * C};
+      tap_sum_row(g.out_w, 1, walk, C, bp, out, rows);
       return;
     }
     for (int64_t ow = 0; ow < lo; ++ow) tap_sum(walk(ow), C, bp, out + ow * C);
@@ -529,7 +547,10 @@ inline void input_grad_row(const ConvGeometry& g, const float* dyp, const float*
                            : nullptr;
   if (g.stride_w != 1 || hi - lo < 8 || kh.hi <= kh.lo ||
       !slide_row_any<-1>(g.k_w, walk(lo), hi - lo, C, nullptr, out + lo * C, ahead)) {
-    tap_sum_row(g.in_w, g.stride_w, walk, C, nullptr, out);
+    Ahead row;  // the whole dy row oh_new
+    if (fetch_ahead && ih + 1 < g.in_h && oh_new < g.out_h)
+      row = {dyp + (n * g.out_h + oh_new) * g.out_w * C, g.out_w * C};
+    tap_sum_row(g.in_w, g.stride_w, walk, C, nullptr, out, row);
     return;
   }
   for (int64_t iw = 0; iw < lo; ++iw) tap_sum(walk(iw), C, nullptr, out + iw * C);
