@@ -18,13 +18,15 @@
 //                 same sliding rows walked right to left; threads write disjoint rows, so there are
 //                 no atomics and no races.
 //   weight grad   per output row and kernel row, all KW taps at once along the row's interior: each
-//                 dy vector is loaded once for KW FMAs into KW x 2 register accumulators
-//                 (grad_row_taps); the row's borders and the channels past the last full vector take
+//                 dy vector is loaded once for KW FMAs into KW x NB register accumulators
+//                 (grad_row_taps; at stride 1 the input columns pass through a ring of KW registers,
+//                 grad_row_slide); the row's borders and the channels past the last full vector take
 //                 a one-tap loop. Rows are cut into a fixed number of slices (not the thread count),
 //                 each with its own partial dW, combined in slice order: bit-identical results for
 //                 any thread count.
-// OpenMP splits batch x rows. Same backend contract as cpu/conv2d.hpp: the backward_params function
-// ADDS into dw (and dbias).
+// OpenMP splits batch x rows, and every pass asks for the rows its next row reads first while the
+// current row computes (cpu/prefetch.hpp). Same backend contract as cpu/conv2d.hpp: the
+// backward_params function ADDS into dw (and dbias).
 //
 // Outputs are stored normally, not streamed past the caches: streaming y and dx made the isolated ops
 // up to 1.7x faster on a Xeon VM but not a training step, where the next layer reads them at once
@@ -178,10 +180,6 @@ inline void tap_sum_pixels(const TapWalk& t, int64_t a_pix, int64_t C, const flo
   }
 }
 
-// One row of `count` output pixels (out_row + q*C); walk(q) describes pixel q's taps. Pixels q,
-// q + group, q + 2*group, ... are computed together when their walks have the same taps and evenly
-// spaced `a` (interior pixels; `group` is the stride for the input-gradient gather, whose taps
-// alternate with the pixel's parity, and 1 for the forward pass). Other pixels go one by one.
 // Memory the caller's next row reads first ([p, p + floats), nullptr: none): tap_sum_row requests it
 // in proportional pieces as it goes along its row, like slide_row (cpu/prefetch.hpp says why).
 struct Ahead {
@@ -189,6 +187,10 @@ struct Ahead {
   int64_t floats = 0;
 };
 
+// One row of `count` output pixels (out_row + q*C); walk(q) describes pixel q's taps. Pixels q,
+// q + group, q + 2*group, ... are computed together when their walks have the same taps and evenly
+// spaced `a` (interior pixels; `group` is the stride for the input-gradient gather, whose taps
+// alternate with the pixel's parity, and 1 for the forward pass). Other pixels go one by one.
 template <class WalkFn>
 inline void tap_sum_row(int64_t count, int64_t group, const WalkFn& walk, int64_t C, const float* init,
                         float* out_row, Ahead ahead = {}) {
