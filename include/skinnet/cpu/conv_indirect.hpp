@@ -39,6 +39,7 @@
 #include "skinnet/core/conv_geometry.hpp"
 #include "skinnet/core/parallel.hpp"
 #include "skinnet/core/tensor.hpp"
+#include "skinnet/cpu/elementwise.hpp"
 #include "skinnet/cpu/prefetch.hpp"
 
 namespace skinnet::cpu {
@@ -323,19 +324,7 @@ inline void conv2d_weight_grad_indirect(const float* x, const float* dy, const C
       }
     }
   });
-  // grad = partial 0 + partial 1 + ... in slice order for every element, chunks of elements in
-  // parallel (the same additions as one thread adding whole partials one after another).
-  constexpr int64_t kChunk = 16384;
-  const float* p0 = partials.data();
-  parallel_for(0, (size + kChunk - 1) / kChunk, [&](int64_t b) {
-    const int64_t i0 = b * kChunk, i1 = std::min(size, i0 + kChunk);
-    std::copy(p0 + i0, p0 + i1, grad + i0);
-    for (int64_t s = 1; s < slices; ++s) {
-      const float* p = p0 + s * size;
-SKN_OMP_SIMD
-      for (int64_t i = i0; i < i1; ++i) grad[i] += p[i];
-    }
-  });
+  detail::sum_in_order(partials.data(), slices, size, grad);
 }
 
 }  // namespace skinnet::cpu

@@ -40,6 +40,7 @@
 #include "skinnet/core/parallel.hpp"
 #include "skinnet/core/tensor.hpp"
 #include "skinnet/cpu/conv2d.hpp"  // detail::add_column_sums (bias gradient)
+#include "skinnet/cpu/elementwise.hpp"
 #include "skinnet/cpu/prefetch.hpp"
 
 namespace skinnet::cpu {
@@ -616,8 +617,9 @@ void sliced_weight_grad(const ConvGeometry& g, Tensor<Cpu>& dw, RowFn&& row_fn) 
   parallel_for(0, slices, [&](int64_t s) {
     for (int64_t row = rows * s / slices; row < rows * (s + 1) / slices; ++row) row_fn(row, partial.data() + s * size);
   });
-  for (int64_t s = 1; s < slices; ++s) detail::accumulate(partial.data(), partial.data() + s * size, size);
-  detail::accumulate(dw.data(), partial.data(), size);
+  std::vector<float> total(static_cast<size_t>(size));
+  detail::sum_in_order(partial.data(), slices, size, total.data());
+  detail::accumulate(dw.data(), total.data(), size);
 }
 
 inline void check_backward(const ConvGeometry& g, const Tensor<Cpu>& x, const Tensor<Cpu>& dy, const Tensor<Cpu>& dw,

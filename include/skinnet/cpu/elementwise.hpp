@@ -35,6 +35,21 @@ void for_each_row_block(int64_t M, int64_t C, Fn&& fn) {
   parallel_for(0, blocks, [&](int64_t b) { fn(b * per, std::min(M, (b + 1) * per)); });
 }
 
+// out[i] = parts[i] + parts[n + i] + ... + parts[(count - 1) * n + i]: `count` arrays of n floats
+// (per-slice partial sums) added in slice order for every element, elements in parallel blocks. The
+// same additions as one thread adding whole arrays one after another, so sums over fixed slices stay
+// bit-identical for any thread count.
+inline void sum_in_order(const float* parts, int64_t count, int64_t n, float* out) {
+  for_each_block(n, [&](int64_t lo, int64_t hi) {
+    std::copy(parts + lo, parts + hi, out + lo);
+    for (int64_t s = 1; s < count; ++s) {
+      const float* p = parts + s * n;
+SKN_OMP_SIMD
+      for (int64_t i = lo; i < hi; ++i) out[i] += p[i];
+    }
+  });
+}
+
 // Makes `t` an (uninitialised) tensor of shape `s`, reusing its buffer when the shape already matches,
 // so per-step caches are not reallocated every training step.
 inline void ensure_shape(Tensor<Cpu>& t, const Shape& s) {
