@@ -414,6 +414,46 @@ inline void grad_row_slide(const float* xrow, const float* dyrow, int64_t o_lo, 
     }
 }
 
+// The whole 3x3 kernel at once along one output row (stride 1, the window's three input rows all
+// inside the image), one channel vector at c: each dy vector is loaded once for 9 FMAs, and each of
+// the three input rows keeps a ring of 3 columns as in grad_row_slide. Row by row (grad_row_slide
+// per kernel row), every dy vector came from L2 three times and each step loaded 2 vectors per 3
+// FMAs; here 4 per 9. `x0` is the first input row at column 0, rows are `x_row` floats apart, and d
+// is the whole kernel's gradient [3][3][C]. The sums run over o in the same order as grad_row_slide's,
+// each tap's sum added to d once: the same floats.
+inline void grad_rows3_slide(const float* x0, int64_t x_row, const float* dyrow, int64_t o_lo, int64_t o_hi,
+                             int64_t pl, int64_t C, int64_t c, float* d, RowsAhead ahead) {
+  constexpr int K = 3;
+  Vec acc[K][K] = {};  // [kernel row][kernel column]
+  Vec ring[K][K];      // ring[i][(o - o_lo + j) % K] = input row i, column o + j
+  const float* xp[K];
+  for (int i = 0; i < K; ++i) {
+    xp[i] = x0 + i * x_row + (o_lo - pl) * C + c;
+    for (int j = 0; j + 1 < K; ++j) ring[i][j] = load(xp[i] + j * C);
+    xp[i] += (K - 1) * C;
+  }
+  const float* gp = dyrow + o_lo * C + c;
+  for (int64_t o = o_lo; o < o_hi; o += K) {
+#pragma GCC unroll 8
+    for (int u = 0; u < K; ++u) {
+      if (o + u >= o_hi) break;
+      if (ahead.dy) prefetch_to_l2(ahead.dy + (o + u) * C + c, kLanes);
+      if (ahead.x) prefetch_to_l2(ahead.x + (o + u - pl) * C + c, kLanes);
+      const Vec gv = load(gp);
+      for (int i = 0; i < K; ++i) ring[i][(u + K - 1) % K] = load(xp[i]);
+      for (int i = 0; i < K; ++i)
+        for (int j = 0; j < K; ++j) acc[i][j] += ring[i][(u + j) % K] * gv;
+      for (int i = 0; i < K; ++i) xp[i] += C;
+      gp += C;
+    }
+  }
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) {
+      float* p = d + (i * K + j) * C + c;
+      store(p, load(p) + acc[i][j]);
+    }
+}
+
 template <int K>
 inline void grad_row_taps_all(const float* xrow, const float* dyrow, int64_t o_lo, int64_t o_hi, int64_t sw,
                               int64_t pl, int64_t C, int64_t vec_end, float* d, RowsAhead a) {
@@ -584,12 +624,20 @@ inline void weight_grad_row(const ConvGeometry& g, const float* xp, const float*
     if (ahead.dy) prefetch_to_l2(ahead.dy, g.out_w * C);
     if (ahead.x) prefetch_to_l2(ahead.x, g.in_w * C);
   }
+  // A 3x3 kernel whose three rows all lie inside the image: the whole kernel in one walk per vector.
+  const bool whole_kernel = g.k_h == 3 && g.k_w == 3 && g.stride_w == 1 && kh.lo == 0 && kh.hi == 3 &&
+                            in_hi > in_lo && vec_end > 0;
+  if (whole_kernel)
+    for (int64_t c = 0; c < vec_end; c += kLanes)
+      grad_rows3_slide(xp + (n * g.in_h + ih0) * g.in_w * C, g.in_w * C, dyrow, in_lo, in_hi, g.pad_left, C, c, part,
+                       ahead);
   for (int64_t i = kh.lo; i < kh.hi; ++i) {
     const float* xrow = xp + ((n * g.in_h + ih0 + i) * g.in_w) * C;
     float* d = part + i * g.k_w * C;
-    const bool fast = in_hi > in_lo && vec_end > 0 &&
-                      grad_row_all_taps(g.k_w, xrow, dyrow, in_lo, in_hi, g.stride_w, g.pad_left, C, vec_end, d,
-                                        i == kh.lo ? ahead : RowsAhead{});
+    const bool fast = whole_kernel ||
+                      (in_hi > in_lo && vec_end > 0 &&
+                       grad_row_all_taps(g.k_w, xrow, dyrow, in_lo, in_hi, g.stride_w, g.pad_left, C, vec_end, d,
+                                         i == kh.lo ? ahead : RowsAhead{}));
     for (int64_t j = 0; j < g.k_w; ++j) {
       const TapRange ow = outputs_inside(j, g.stride_w, g.pad_left, g.in_w, g.out_w);
       if (fast) {  // the borders of the row, then the channels past the last full vector
