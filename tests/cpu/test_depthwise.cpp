@@ -139,6 +139,11 @@ TEST_CASE("cpu depthwise conv matches the reference: kernels 1 to 7, strides 1 2
       {1, 4, 22, 18, 3, 1, "explicit", 1, 0, 0, 1},
       {1, 4, 26, 20, 7, 1, "same"},
       {1, 8, 24, 16, 7, 1, "valid"},
+      // Channel counts that are whole vectors and rows of 8 + 4 + 2 sliding pixels: the block of 4
+      // after the blocks of 8, with and without bias.
+      {2, 5, 16, 32, 3, 1, "same"},
+      {1, 4, 18, 16, 5, 1, "same"},
+      {1, 6, 20, 48, 7, 1, "same", 0, 0, 0, 0, false},
   };
   uint64_t seed = 300;
   for (const DwCase& c : cases) check_against_reference(c, seed += 10);
