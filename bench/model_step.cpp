@@ -58,6 +58,7 @@ void train_step(benchmark::State& state, const StepCase& c) {
   ModelOptions options;
   options.image_size = c.size;
   auto model = create_model<Cpu>(c.model, kClasses, options);
+  model->set_input_grad(false);  // as skinnet::Trainer (and PyTorch for images without requires_grad)
   Adam<Cpu> adam(model->parameters(), AdamOptions{});
   SoftmaxCrossEntropy<Cpu> loss;
   const auto images = random_images(c.batch, c.size);

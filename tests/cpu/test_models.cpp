@@ -164,6 +164,36 @@ TEST_CASE("zoo: forward and backward of every family on the CPU reach every para
   }
 }
 
+TEST_CASE("zoo: set_input_grad(false) skips dL/dimages and leaves every parameter gradient unchanged") {
+  for (const char* name : {"simple_cnn", "seresnet18", "xception", "efficientnet_b0"}) {
+    CAPTURE(name);
+    ModelOptions opt;
+    opt.seed = 4;
+    opt.drop_connect = 0;
+    opt.dropout = 0;
+    auto m = create_model<Cpu>(name, 3, opt);
+    const Tensor<Cpu> x = random_images(2, 40, 13);
+    SoftmaxCrossEntropy<Cpu> loss;
+    auto step = [&] {
+      loss.forward(m->forward(x, Mode::Train), {2, 0});
+      m->zero_grad();
+      Tensor<Cpu> dx = m->backward(loss.backward());
+      std::vector<std::vector<float>> grads;
+      for (auto& p : m->parameters()) grads.push_back(p.param->grad.to_vector());
+      return std::pair{std::move(dx), std::move(grads)};
+    };
+    auto [dx_full, grads_full] = step();
+    CHECK(dx_full.shape() == x.shape());
+    m->set_input_grad(false);
+    auto [dx_none, grads_none] = step();
+    CHECK(dx_none.empty());
+    CHECK(grads_none == grads_full);  // bit for bit: the same sums, only dL/dx is not computed
+    m->set_input_grad(true);
+    auto [dx_again, grads_again] = step();
+    CHECK(dx_again.to_vector() == dx_full.to_vector());
+  }
+}
+
 TEST_CASE("zoo: a model overfits one small fixed batch") {
   ModelOptions opt;
   opt.seed = 5;

@@ -67,8 +67,10 @@ class Conv2D : public Module<D> {
     SKN_REQUIRE(dy.shape() == g.out_shape(), ShapeError, name(), ": backward got dy ", dy.shape().str(),
                 ", the last forward produced ", g.out_shape().str());
     conv2d_backward_params(cached_x_, dy, g, weight_.grad, use_bias_ ? &bias_.grad : nullptr);
+    if (!input_grad_) return Tensor<D>();  // set_input_grad(false): nobody reads dL/dx
     return conv2d_backward_input(dy, weight_.value, g);
   }
+  void set_input_grad(bool needed) override { input_grad_ = needed; }
 
   std::string name() const override {
     return "Conv2D " + std::to_string(cin_) + "->" + std::to_string(cout_) + " " + std::to_string(k_) + "x" +
@@ -106,6 +108,7 @@ class Conv2D : public Module<D> {
   Parameter<D> weight_;
   Parameter<D> bias_;
   Tensor<D> cached_x_;
+  bool input_grad_ = true;  // backward returns dL/dx (see Module::set_input_grad)
 };
 
 }  // namespace skinnet

@@ -7,6 +7,8 @@
 //   backward(dy)       returns dL/dx for the last Train forward and ADDS parameter gradients into
 //                      Parameter::grad (callers zero them with zero_grad(); accumulation lets a trainer
 //                      sum gradients over micro-batches).
+//   set_input_grad(b)  false: backward need not return dL/dx (it may return an empty tensor); for the
+//                      layer that sees a model's input images, whose gradient training never uses.
 //   parameters()       trainable and frozen parameters with full dotted names (timm state_dict keys,
 //                      e.g. "layer1.0.se.fc1.weight"); buffers() the BN running statistics.
 //   name()             a short human-readable description ("Conv2D 3->32 3x3/2 same").
@@ -75,6 +77,11 @@ class Module {
     (void)next_stream;
   }
   virtual void set_step(uint32_t step) { (void)step; }
+  // Whether backward must return dL/dx (it must unless told otherwise). Layers that can skip the input
+  // gradient (Conv2D: the stems' convolutions over 3-channel images, whose input gradient is a
+  // column scatter-add over 3 channels, not worth threads) then return an empty tensor; the others
+  // ignore it. Containers pass it to the child that sees their input.
+  virtual void set_input_grad(bool needed) { (void)needed; }
 
   std::vector<NamedParameter<D>> parameters() {
     std::vector<NamedParameter<D>> out;

@@ -68,6 +68,9 @@ class Sequential : public Module<D> {
   void set_rng(uint64_t seed, uint32_t& next_stream) override {
     for (auto& c : children_) c.second->set_rng(seed, next_stream);
   }
+  void set_input_grad(bool needed) override {  // the first child sees the input
+    if (!children_.empty()) children_.front().second->set_input_grad(needed);
+  }
   void set_step(uint32_t step) override {
     for (auto& c : children_) c.second->set_step(step);
   }

@@ -105,6 +105,9 @@ class Classifier : public Module<D> {
     features_->set_rng(seed, next_stream);
     if (dropout_) dropout_->set_rng(seed, next_stream);
   }
+  // set_input_grad(false): backward returns an empty tensor instead of dL/dimages, and the stem
+  // convolution skips that work (Trainer does so; keep the default for saliency maps and the like).
+  void set_input_grad(bool needed) override { features_->set_input_grad(needed); }
   void set_step(uint32_t step) override {
     features_->set_step(step);
     if (dropout_) dropout_->set_step(step);

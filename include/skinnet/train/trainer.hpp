@@ -105,6 +105,10 @@ class Trainer {
     norm_ = cfg_.normalization.empty() ? model_->config().normalization : cfg_.normalization;
     uint32_t stream = 1;
     model_->set_rng(cfg_.seed, stream);
+    // Training never reads the gradient with respect to the images: the stem convolution skips it.
+    // (At batch 16, 224^2 on the Zen 5 VM that input gradient alone took 51 ms for SE-ResNet-50's 7x7
+    // stem and 13.5 ms for EfficientNet-B0's, against whole steps of ~1300 and ~320 ms.)
+    model_->set_input_grad(false);
     make_optimizer();
     LossOptions lo;
     lo.label_smoothing = static_cast<float>(cfg_.label_smoothing);
