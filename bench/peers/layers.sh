@@ -25,6 +25,7 @@ peers=${SKINNET_PEERS_DIR:-$root/../shared/peers}
 reps=${REPS:-10}
 min_time=${MIN_TIME:-2}
 rounds=${ROUNDS:-3}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "error: ROUNDS must be a positive integer, got '$rounds'" >&2; exit 1; }
 for b in "$bench" "$bench_norm"; do
   [[ -x $b ]] || { echo "error: $b not found; build with -DSKINNET_BUILD_BENCH=ON" >&2; exit 1; }
 done
@@ -90,10 +91,12 @@ print("| layer | pass | PyTorch ms | skinnet ms | skinnet rate | speed-up | rang
 print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
 for (name, pass_), v in rows.items():
     ratios = [t / o for t, o, _, _ in v]
+    partial = "" if len(v) == rounds else f" ({len(v)} of {rounds} rounds)"
     print(f"| {name} | {pass_} | {statistics.median(x[0] for x in v):.1f} | {statistics.median(x[1] for x in v):.1f} | "
           f"{statistics.median(x[2] for x in v):.1f} {v[0][3]} | {statistics.median(ratios):.2f}x | "
-          f"{min(ratios):.2f}-{max(ratios):.2f}x |")
-missing = [k for k in ("conv3x3", "conv1x1", "dw3x3", "dw5x5", "batchnorm") if not any(n.startswith(k) for n, _ in rows)]
+          f"{min(ratios):.2f}-{max(ratios):.2f}x{partial} |")
+missing = [f"{k} {p}" for k in ("conv3x3", "conv1x1", "dw3x3", "dw5x5", "batchnorm") for p in ("fwd", "fwd+bwd")
+           if not any(n.startswith(k) and q == p for n, q in rows)]
 if missing:
     print("missing results: " + ", ".join(missing))
     sys.exit(1)

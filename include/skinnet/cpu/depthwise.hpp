@@ -296,8 +296,8 @@ inline void slide_row(const TapWalk& t, int64_t count, int64_t C, const float* i
     for (int p = 0; p < P && vec_end < C; ++p) tap_sum_scalar(shifted(o + p), vec_end, C, init, out + (o + p) * C);
   }
   if (ahead) prefetch_to_l2(ahead + o * C, (count - o) * C);
-  // The row's last 4..7 pixels as a block of 4 (a 112-wide row slides 110 pixels: 13 blocks of 8, then
-  // 6 that went pixel by pixel through tap_sum at ~1.25 loads per FMA).
+  // The row's last 4..7 pixels as a block of 4 when C is whole vectors (a 112-wide row slides 110
+  // pixels: 13 blocks of 8, then 6 that went pixel by pixel through tap_sum at ~1.25 loads per FMA).
   if (constexpr int Q = P / 2; o + Q <= count && vec_end == C) {
     const TapWalk tb = shifted(o);
     int64_t c = 0;
