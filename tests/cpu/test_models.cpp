@@ -24,6 +24,16 @@ Tensor<Cpu> random_images(int64_t n, int64_t size, uint64_t seed) {
   return Tensor<Cpu>::from_vector(Shape::nhwc(n, size, size, 3), v);
 }
 
+// Options without randomness in the forward pass (no dropout, no drop-connect): two steps on the same
+// batch compute the same sums.
+ModelOptions deterministic_options(uint64_t seed) {
+  ModelOptions opt;
+  opt.seed = seed;
+  opt.drop_connect = 0;
+  opt.dropout = 0;
+  return opt;
+}
+
 bool all_finite(const Tensor<Cpu>& t) {
   for (float x : t.to_vector())
     if (!std::isfinite(x)) return false;
@@ -167,11 +177,7 @@ TEST_CASE("zoo: forward and backward of every family on the CPU reach every para
 TEST_CASE("zoo: set_input_grad(false) skips dL/dimages and leaves every parameter gradient unchanged") {
   for (const char* name : {"simple_cnn", "seresnet18", "xception", "efficientnet_b0"}) {
     CAPTURE(name);
-    ModelOptions opt;
-    opt.seed = 4;
-    opt.drop_connect = 0;
-    opt.dropout = 0;
-    auto m = create_model<Cpu>(name, 3, opt);
+    auto m = create_model<Cpu>(name, 3, deterministic_options(4));
     const Tensor<Cpu> x = random_images(2, 40, 13);
     SoftmaxCrossEntropy<Cpu> loss;
     auto step = [&] {
@@ -192,6 +198,39 @@ TEST_CASE("zoo: set_input_grad(false) skips dL/dimages and leaves every paramete
     auto [dx_again, grads_again] = step();
     CHECK(dx_again.to_vector() == dx_full.to_vector());
   }
+}
+
+TEST_CASE("zoo: a frozen backbone without input gradient skips the backbone's backward, head gradients unchanged") {
+  auto m = create_model<Cpu>("efficientnet_b0", 3, deterministic_options(6));
+  const Tensor<Cpu> x = random_images(2, 40, 17);
+  SoftmaxCrossEntropy<Cpu> loss;
+  auto step = [&] {
+    loss.forward(m->forward(x, Mode::Train), {1, 2});
+    m->zero_grad();
+    Tensor<Cpu> dx = m->backward(loss.backward());
+    std::vector<float> head = m->head().weight().grad.to_vector();
+    double backbone = 0;  // sum of |gradient| over the backbone
+    std::vector<NamedParameter<Cpu>> ps;
+    m->features().collect_parameters("", ps);
+    for (auto& p : ps)
+      for (float v : p.param->grad.to_vector()) backbone += std::fabs(v);
+    return std::tuple{std::move(dx), std::move(head), backbone};
+  };
+  auto [dx_full, head_full, backbone_full] = step();
+  CHECK(backbone_full > 0);
+  m->set_backbone_trainable(false);
+  auto [dx_frozen, head_frozen, backbone_frozen] = step();  // dL/dimages still wanted: full backward
+  CHECK(dx_frozen.to_vector() == dx_full.to_vector());
+  CHECK(backbone_frozen == backbone_full);
+  m->set_input_grad(false);
+  auto [dx_none, head_none, backbone_none] = step();
+  CHECK(dx_none.empty());
+  CHECK(backbone_none == 0);
+  CHECK(head_none == head_full);
+  m->set_backbone_trainable(true);  // unfrozen again: the backbone learns, the stem skips only dL/dimages
+  auto [dx_last, head_last, backbone_last] = step();
+  CHECK(dx_last.empty());
+  CHECK(backbone_last == backbone_full);
 }
 
 TEST_CASE("zoo: a model overfits one small fixed batch") {

@@ -88,6 +88,10 @@ class Classifier : public Module<D> {
   Tensor<D> backward(const Tensor<D>& dlogits) override {
     Tensor<D> d = fc_->backward(dlogits);
     if (dropout_) d = dropout_->backward(d);
+    // A frozen backbone (set_backbone_trainable(false)) whose input gradient nobody reads needs no
+    // backward pass at all: only the head learns. Fine-tuning's frozen epochs then cost a forward
+    // pass and the head, not a whole training step.
+    if (!input_grad_ && !features_trainable()) return Tensor<D>();
     return features_->backward(pool_.backward(d));
   }
   std::string name() const override { return config_.architecture; }
@@ -107,7 +111,10 @@ class Classifier : public Module<D> {
   }
   // set_input_grad(false): backward returns an empty tensor instead of dL/dimages, and the stem
   // convolution skips that work (Trainer does so; keep the default for saliency maps and the like).
-  void set_input_grad(bool needed) override { features_->set_input_grad(needed); }
+  void set_input_grad(bool needed) override {
+    input_grad_ = needed;
+    features_->set_input_grad(needed);
+  }
   void set_step(uint32_t step) override {
     features_->set_step(step);
     if (dropout_) dropout_->set_step(step);
@@ -118,6 +125,16 @@ class Classifier : public Module<D> {
     std::vector<NamedParameter<D>> ps;
     features_->collect_parameters("", ps);
     for (auto& p : ps) p.param->trainable = trainable;
+  }
+
+  // Whether any backbone parameter is trainable (asked each backward: callers may also freeze
+  // parameters one by one through parameters()).
+  bool features_trainable() {
+    std::vector<NamedParameter<D>> ps;
+    features_->collect_parameters("", ps);
+    for (auto& p : ps)
+      if (p.param->trainable) return true;
+    return false;
   }
 
   const ModelConfig& config() const { return config_; }
@@ -138,6 +155,7 @@ class Classifier : public Module<D> {
   GlobalAvgPool<D> pool_{false};
   std::unique_ptr<Dropout<D>> dropout_;
   std::unique_ptr<Dense<D>> fc_;
+  bool input_grad_ = true;  // backward returns dL/dimages (set_input_grad)
 };
 
 }  // namespace skinnet
