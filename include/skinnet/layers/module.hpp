@@ -78,8 +78,8 @@ class Module {
   }
   virtual void set_step(uint32_t step) { (void)step; }
   // Whether backward must return dL/dx (it must unless told otherwise). Layers that can skip the input
-  // gradient (Conv2D: the stems' convolutions over 3-channel images, whose input gradient is a
-  // column scatter-add over 3 channels, not worth threads) then return an empty tensor; the others
+  // gradient (Conv2D: a stem's input gradient over 3-channel images ends in a col2im scatter-add
+  // that runs on one thread) then return an empty tensor; the others
   // ignore it. Containers pass it to the child that sees their input.
   virtual void set_input_grad(bool needed) { (void)needed; }
 
