@@ -218,12 +218,23 @@ TEST_CASE("cpu conv2d indirect forward (Cin >= 16): edges, strides, lopsided pad
       {1, 5, 4, 800, 7, 3, 1, "same", 0, 0, 0, 0, false}, // Cin 800 > 768: each tap in two slices
       {2, 7, 5, 20, 33, 1, 1, "valid"},                  // pointwise: forward indirect, gradients GEMM
       {1, 9, 7, 24, 10, 1, 2, "valid"},                  // strided 1x1 (ResNet downsample)
+      {1, 6, 7, 64, 20, 3, 1, "same"},                   // weight-gradient tiles of 13, 13, 13, 13, 12 channels
+      {2, 5, 6, 28, 16, 3, 1, "same", 0, 0, 0, 0, false}, // two full 14-channel tiles
   };
   uint64_t seed = 900;
   for (const ConvCase& c : cases) {
     REQUIRE(cpu::conv_uses_indirect(c.geometry()));
     check_against_reference(c, seed += 10);
   }
+}
+
+TEST_CASE("cpu conv2d pointwise weight gradient with many pixels: the indirect tiles, not the GEMM") {
+  // 2 x 96 x 96 = 18432 pixels (>= 16384); Cin 30 (with AVX-512, three tiles of 10 channels); Cout 37 (a
+  // full panel of 32 and a partial one, whose dy columns are copied and zero-padded).
+  const ConvCase c{2, 96, 96, 30, 37, 1, 1, "valid"};
+  REQUIRE(c.geometry().is_pointwise());
+  REQUIRE(cpu::detail::pointwise_weight_grad_is_indirect(c.geometry()));
+  check_against_reference(c, 4242);
 }
 
 TEST_CASE("cpu conv2d indirect forward is bit-identical for 1 and 2 threads") {

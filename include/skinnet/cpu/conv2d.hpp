@@ -10,7 +10,8 @@
 //     matrix, so the input gradient and the weight gradient are each ONE call to the packed SGEMM, and
 //     so is the forward pass when Cin < 16. (The indirect forward measured 15-20% faster than the GEMM
 //     on 256->64 56x56 b16, whose A panels are transposed copies of x; for the input gradient the GEMM
-//     was as fast or faster.)
+//     was as fast or faster; the weight gradient takes the indirect tiles when there are many pixels,
+//     pointwise_weight_grad_is_indirect.)
 //   * everything else (small Cin): im2col into a column buffer of bounded size (kColumnBudget bytes;
 //     the batch is processed in tiles of output rows), then SGEMM:
 //        forward      Y_tile  = Col_tile * W
@@ -98,6 +99,16 @@ inline void accumulate(float* dst, const float* src, int64_t n) {
 SKN_OMP_SIMD
     for (int64_t i = lo; i < hi; ++i) dst[i] += src[i];
   });
+}
+
+// The weight gradient of a pointwise convolution: the packed GEMM (dW = X^T * dY), or the indirect
+// weight-gradient tiles, which read x and dy where they lie instead of packing both. The tiles won
+// where there are many pixels (b16: 56^2 256->64 5.5 vs 6.1 ms, 56^2 144->24 1.5-1.9 vs 2.3 ms, 112^2
+// 32->16 2.5 vs 3.0 ms) and lost where there are few pixels and many channels (14^2 1024->256 4.8 vs 3.9
+// ms, 7^2 2048->512 5.6 vs 3.7 ms: fewer pixel slices than threads can share evenly, and partial
+// gradients of megabytes); 28^2 512->128 was a tie. Zen 5 VM, 2 threads.
+inline bool pointwise_weight_grad_is_indirect(const ConvGeometry& g) {
+  return conv_uses_indirect(g) && g.out_pixels() >= 16384;
 }
 
 // The input gradient of a stride-1 convolution is itself a stride-1 convolution: of dy, with the
@@ -207,7 +218,7 @@ inline void conv2d_backward_params(const Tensor<Cpu>& x, const Tensor<Cpu>& dy, 
   // The gradient is computed whole into `grad` and then added to dw in one step, so that accumulating
   // into a zeroed dw twice gives exactly twice the gradient (bitwise), whatever the tiling.
   Tensor<Cpu> grad(dw.shape());
-  if (g.is_pointwise()) {
+  if (g.is_pointwise() && !detail::pointwise_weight_grad_is_indirect(g)) {
     // dW[cin x cout] = X^T * dY: the sum over all N*H*W pixels is the GEMM's inner dimension.
     gemm(Trans::Yes, Trans::No, g.in_c, cout, rows, 1.f, x.data(), g.in_c, dy.data(), cout, 0.f, grad.data(),
          cout);

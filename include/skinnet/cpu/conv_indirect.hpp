@@ -261,9 +261,22 @@ inline void wgrad_tile(const float* const* px, int64_t ci0, const float* b, int6
   }
 }
 
-// wgrad_tile with a compile-time R equal to the run-time `rows` (1..kMR): the last channels of a tap
-// must not read past the pixel's Cin floats.
-template <int R = kMR>
+// Channels per weight-gradient tile, at most. The tile's time is set per pixel more than per
+// multiply-add (its loads and addressing), so few tall tiles beat many short ones, and a tap's Cin
+// channels are cut into near-equal runs: Cin = 64 as 13+13+13+13+12, not 12 x 5 + 4 (six tiles, the
+// last a third full). With AVX-512 a tile of 14 rows holds 28 accumulators + 2 dy vectors + 1
+// broadcast in the 32 zmm registers. Measured on conv3x3 64->64 56^2 b16, weight gradient 10.5 -> 8.4-8.9
+// ms (Zen 5 VM, 2 threads, interleaved). The sums are the same floats in the same order whatever the
+// tile height: bit-identical results.
+#if defined(__AVX512F__)
+inline constexpr int kWgradRows = 14;
+#else
+inline constexpr int kWgradRows = kMR;  // AVX2: 6 rows x 2 vectors + 3 of 16 ymm
+#endif
+
+// wgrad_tile with a compile-time R equal to the run-time `rows` (1..kWgradRows): the last channels of
+// a tap must not read past the pixel's Cin floats.
+template <int R = kWgradRows>
 inline void wgrad_rows(int rows, const float* const* px, int64_t ci0, const float* b, int64_t ldb, int64_t count,
                        float* part, int64_t ldp, int cols) {
   if constexpr (R > 1)
@@ -364,9 +377,11 @@ inline void conv2d_weight_grad_indirect(const float* x, const float* dy, const C
           b = edge.data();
           ldb = kNR;
         }
+        const int64_t runs = (cin + kWgradRows - 1) / kWgradRows;
         for (int64_t t = 0; t < taps; ++t)
-          for (int64_t ci0 = 0; ci0 < cin; ci0 += kMR) {
-            const int rows = static_cast<int>(std::min<int64_t>(kMR, cin - ci0));
+          for (int64_t q = 0; q < runs; ++q) {
+            const int64_t ci0 = cin * q / runs;
+            const int rows = static_cast<int>(cin * (q + 1) / runs - ci0);
             wgrad_rows(rows, px.data() + t * kWgradChunk, ci0, b, ldb, count, part + (t * cin + ci0) * cout + co0,
                        cout, cols);
           }
