@@ -265,9 +265,10 @@ inline void wgrad_tile(const float* const* px, int64_t ci0, const float* b, int6
 // multiply-add (its loads and addressing), so few tall tiles beat many short ones, and a tap's Cin
 // channels are cut into near-equal runs: Cin = 64 as 13+13+13+13+12, not 12 x 5 + 4 (six tiles, the
 // last a third full). With AVX-512 a tile of 14 rows holds 28 accumulators + 2 dy vectors + 1
-// broadcast in the 32 zmm registers. Measured on conv3x3 64->64 56^2 b16, weight gradient 10.5 -> 8.4-8.9
-// ms (Zen 5 VM, 2 threads, interleaved). The sums are the same floats in the same order whatever the
-// tile height: bit-identical results.
+// broadcast in the 32 zmm registers. Measured (Zen 5 VM, 2 threads, interleaved pairs): conv3x3
+// 64->64 56^2 b16 weight gradient 1.10-1.13x faster; 28^2 128 and 14^2 256 unchanged; 7^2 512 2-3%
+// slower (within this VM's noise, kept for one rule). A tile's sums are the same floats in the same
+// order whatever its height.
 #if defined(__AVX512F__)
 inline constexpr int kWgradRows = 14;
 #else
@@ -284,7 +285,10 @@ inline void wgrad_rows(int rows, const float* const* px, int64_t ci0, const floa
   wgrad_tile<R>(px, ci0, b, ldb, count, part, ldp, cols);
 }
 
-inline constexpr int64_t kWgradChunk = 256;  // pixels per pointer table (64 measured no faster)
+// Pixels per pointer table, at most: a slice is cut into near-equal chunks (a slice of 261 pixels as
+// 130 + 131, not 256 + 5, whose second chunk paid each tile's fixed costs for 5 pixels; 7^2 512->512
+// b16 weight gradient 1.04x faster, others unchanged). 64 measured no faster than 256.
+inline constexpr int64_t kWgradChunk = 256;
 inline constexpr int64_t kWgradSlices = 16;  // fixed pixel slices, each with its own partial dW
 
 }  // namespace indirect_detail
@@ -361,8 +365,10 @@ inline void conv2d_weight_grad_indirect(const float* x, const float* dy, const C
     std::fill(part, part + size, 0.f);
     std::vector<const float*> px(static_cast<size_t>(taps * kWgradChunk));
     std::vector<float> edge(static_cast<size_t>(kWgradChunk * kNR));  // dy columns of a partial panel, padded
-    for (int64_t m0 = M * s / slices, m_end = M * (s + 1) / slices; m0 < m_end; m0 += kWgradChunk) {
-      const int64_t count = std::min(kWgradChunk, m_end - m0);
+    const int64_t lo = M * s / slices, len = M * (s + 1) / slices - lo;
+    const int64_t pieces = (len + kWgradChunk - 1) / kWgradChunk;
+    for (int64_t p = 0; p < pieces; ++p) {
+      const int64_t m0 = lo + len * p / pieces, count = lo + len * (p + 1) / pieces - m0;
       tap_pointer_run(x, g, offsets.data(), m0, count, zeros.data(), px.data(), kWgradChunk);
       for (int64_t j = 0; j < panels; ++j) {
         const int64_t co0 = j * kNR;
