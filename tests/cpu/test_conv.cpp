@@ -220,6 +220,7 @@ TEST_CASE("cpu conv2d indirect forward (Cin >= 16): edges, strides, lopsided pad
       {1, 9, 7, 24, 10, 1, 2, "valid"},                  // strided 1x1 (ResNet downsample)
       {1, 6, 7, 64, 20, 3, 1, "same"},                   // weight-gradient tiles of 13, 13, 13, 13, 12 channels
       {2, 5, 6, 28, 16, 3, 1, "same", 0, 0, 0, 0, false}, // two full 14-channel tiles
+      {1, 28, 28, 20, 9, 3, 1, "same"},                  // 784 pixels: four weight-gradient slices of 196
   };
   uint64_t seed = 900;
   for (const ConvCase& c : cases) {
@@ -249,6 +250,25 @@ TEST_CASE("cpu conv2d indirect forward is bit-identical for 1 and 2 threads") {
   const auto two = cpu::conv2d_forward(x, w, nullptr, g).to_vector();
   set_num_threads(before);
   CHECK(one == two);
+}
+
+TEST_CASE("cpu conv2d indirect weight gradient is bit-identical for 1 and 2 threads (several pixel slices)") {
+  // 2 x 20 x 20 = 800 pixels: four slices of 200, summed into their own partials and added in order.
+  ConvCase c{2, 20, 20, 24, 35, 3, 1, "same"};
+  const ConvGeometry g = c.geometry();
+  auto x = Tensor<Cpu>::from_vector(g.in_shape(), random_floats(static_cast<size_t>(g.in_shape().numel()), 15));
+  auto dy = Tensor<Cpu>::from_vector(g.out_shape(), random_floats(static_cast<size_t>(g.out_shape().numel()), 16));
+  const int before = max_threads();
+  std::vector<std::vector<float>> grads;
+  for (int threads : {1, 2, 1}) {
+    set_num_threads(threads);
+    auto dw = Tensor<Cpu>::zeros(Shape{3, 3, 24, 35});
+    cpu::conv2d_backward_params(x, dy, g, dw, nullptr);
+    grads.push_back(dw.to_vector());
+  }
+  set_num_threads(before);
+  CHECK(grads[0] == grads[1]);
+  CHECK(grads[0] == grads[2]);
 }
 
 TEST_CASE("cpu conv2d: shape errors name the op and the tensor") {

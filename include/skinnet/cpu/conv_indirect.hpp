@@ -351,7 +351,10 @@ inline void conv2d_weight_grad_indirect(const float* x, const float* dy, const C
   using namespace indirect_detail;
   const int64_t cin = g.in_c, cout = g.out_c, taps = g.k_h * g.k_w, K = taps * cin;
   const int64_t M = g.out_pixels();
-  const int64_t slices = std::clamp<int64_t>(M / kWgradChunk, 1, kWgradSlices);
+  // One slice per 256 pixels, at most 16, and a multiple of 4 when there are several, so that two or
+  // four threads get equal shares: 3 slices (7^2 b16) kept one of two threads idle a third of the time.
+  int64_t slices = std::clamp<int64_t>(M / kWgradChunk, 1, kWgradSlices);
+  if (slices > 1) slices = std::min<int64_t>(kWgradSlices, (slices + 3) / 4 * 4);
   const int64_t panels = (cout + kNR - 1) / kNR;
   const std::vector<float> zeros(static_cast<size_t>(cin), 0.f);
   const std::vector<int64_t> offsets = window_offsets(g);
