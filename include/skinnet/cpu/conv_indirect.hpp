@@ -21,7 +21,7 @@
 //             tap) of about kSliceK multiply-adds, so that the MR x slice of A (in L1) is reused for
 //             every panel of the N block; the tile's partial sums go to y between slices.
 //   N blocks  as many panels as keep the block's packed weights within kWeightBlock (L2).
-//   threads   contiguous groups of micro-panels (a fixed group size), each pixel's outputs computed
+//   threads   contiguous groups of micro-panels (their count set by the shape), each pixel's outputs computed
 //             by one thread in one fixed order: bit-identical for any thread count.
 //
 // Every output element sums k in increasing order (tap, then channel), one FMA chain per KC slice,
@@ -84,7 +84,7 @@ inline constexpr int kNR = kNV * kLanes;
 
 inline constexpr int64_t kSliceK = 768;                    // at most this many k per slice (A slice: MR x 3 KiB)
 inline constexpr int64_t kWeightBlock = int64_t{1} << 20;  // bytes of packed weights per N block
-inline constexpr int64_t kPanelsPerGroup = 8;              // micro-panels per parallel work item
+inline constexpr int64_t kPanelsPerGroup = 8;              // micro-panels per parallel work item, at most
 
 // One K slice: taps [t0, t1), channels [c0, c1) of each. ptrs[t * kMR + r] is pixel r's tap t;
 // b is the panel's packed weights (row k = t * cin + ci, kNR floats each). The tile goes to
@@ -310,13 +310,15 @@ inline void conv2d_forward_indirect(const float* x, const float* w, const ConvGe
   const int64_t panels = (cout + kNR - 1) / kNR;
   const int64_t block = std::clamp<int64_t>(kWeightBlock / (K * kNR * int64_t{sizeof(float)}), 1, panels);
   const int64_t micro = (M + kMR - 1) / kMR;
-  const int64_t groups = (micro + kPanelsPerGroup - 1) / kPanelsPerGroup;
+  // Near-equal groups of at most kPanelsPerGroup micro-panels, their count a multiple of 4 (a function
+  // of the shape only), so that two or four threads get equal shares of a small output.
+  const int64_t groups = std::min(micro, ((micro + kPanelsPerGroup - 1) / kPanelsPerGroup + 3) / 4 * 4);
 
   parallel_for(0, groups, [&](int64_t grp) {
     std::vector<const float*> ptrs(static_cast<size_t>(taps * kMR));
     for (int64_t j0 = 0; j0 < panels; j0 += block) {
       const int64_t j1 = std::min(panels, j0 + block);
-      for (int64_t mp = grp * kPanelsPerGroup; mp < std::min(micro, (grp + 1) * kPanelsPerGroup); ++mp) {
+      for (int64_t mp = micro * grp / groups; mp < micro * (grp + 1) / groups; ++mp) {
         const int64_t m0 = mp * kMR;
         const int rows = static_cast<int>(std::min<int64_t>(kMR, M - m0));
         if (rows < kMR) std::fill(ptrs.begin(), ptrs.end(), zeros.data());  // rows past the last pixel read zeros
