@@ -34,6 +34,15 @@ ModelOptions deterministic_options(uint64_t seed) {
   return opt;
 }
 
+// One training step's gradients on a fixed batch: forward in training mode, the loss, gradients
+// zeroed, backward. Returns dL/dx (empty when the model was told not to compute it).
+Tensor<Cpu> train_backward(Classifier<Cpu>& m, const Tensor<Cpu>& x, const std::vector<int32_t>& labels) {
+  SoftmaxCrossEntropy<Cpu> loss;
+  loss.forward(m.forward(x, Mode::Train), labels);
+  m.zero_grad();
+  return m.backward(loss.backward());
+}
+
 bool all_finite(const Tensor<Cpu>& t) {
   for (float x : t.to_vector())
     if (!std::isfinite(x)) return false;
@@ -179,11 +188,8 @@ TEST_CASE("zoo: set_input_grad(false) skips dL/dimages and leaves every paramete
     CAPTURE(name);
     auto m = create_model<Cpu>(name, 3, deterministic_options(4));
     const Tensor<Cpu> x = random_images(2, 40, 13);
-    SoftmaxCrossEntropy<Cpu> loss;
     auto step = [&] {
-      loss.forward(m->forward(x, Mode::Train), {2, 0});
-      m->zero_grad();
-      Tensor<Cpu> dx = m->backward(loss.backward());
+      Tensor<Cpu> dx = train_backward(*m, x, {2, 0});
       std::vector<std::vector<float>> grads;
       for (auto& p : m->parameters()) grads.push_back(p.param->grad.to_vector());
       return std::pair{std::move(dx), std::move(grads)};
@@ -203,11 +209,8 @@ TEST_CASE("zoo: set_input_grad(false) skips dL/dimages and leaves every paramete
 TEST_CASE("zoo: a frozen backbone without input gradient skips the backbone's backward, head gradients unchanged") {
   auto m = create_model<Cpu>("efficientnet_b0", 3, deterministic_options(6));
   const Tensor<Cpu> x = random_images(2, 40, 17);
-  SoftmaxCrossEntropy<Cpu> loss;
   auto step = [&] {
-    loss.forward(m->forward(x, Mode::Train), {1, 2});
-    m->zero_grad();
-    Tensor<Cpu> dx = m->backward(loss.backward());
+    Tensor<Cpu> dx = train_backward(*m, x, {1, 2});
     std::vector<float> head = m->head().weight().grad.to_vector();
     double backbone = 0;  // sum of |gradient| over the backbone
     std::vector<NamedParameter<Cpu>> ps;
